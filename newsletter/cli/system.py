@@ -1,0 +1,80 @@
+"""Top-level commands: init, serve, run."""
+
+from __future__ import annotations
+
+import typer
+from sqlmodel import Session, func, select
+
+from newsletter.agencies import AgencyFileError, read_agencies, sync_agencies
+from newsletter.cli._common import console, fail, load_settings, open_engine
+from newsletter.config import Settings
+from newsletter.models import Subscriber
+
+
+def load_sample(settings: Settings, session: Session) -> None:
+    """Load the agency catalogue and the sample subscribers (the demo's data)."""
+    try:
+        added = sync_agencies(session, read_agencies(settings.subscribers_dir / "agencies.yaml"))
+    except AgencyFileError as exc:
+        fail(str(exc))
+    console.print(f"agencies: {added} added")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(
+        sample: bool = typer.Option(
+            False, "--sample", help="Also load agencies and sample subscribers."
+        ),
+    ) -> None:
+        """Create or migrate the database to the newest schema."""
+        settings = load_settings()
+        engine = open_engine(settings)
+        console.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+        if sample:
+            with Session(engine) as session:
+                load_sample(settings, session)
+                session.commit()
+        engine.dispose()
+
+    @app.command()
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: int = typer.Option(8000, help="Port to listen on."),
+    ) -> None:
+        """Serve the web app: tracking, unsubscribe, archive, webhooks, admin."""
+        import uvicorn
+
+        from newsletter.web.app import create_app
+
+        settings = load_settings()
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+    @app.command()
+    def run(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: int = typer.Option(8000, help="Port to listen on."),
+    ) -> None:
+        """Everything in one process on the embedded default (SQLite, outbox, scheduler)."""
+        import uvicorn
+
+        from newsletter.web.app import create_app
+
+        settings = load_settings()
+        engine = open_engine(settings)
+        with Session(engine) as session:
+            empty = session.exec(select(func.count()).select_from(Subscriber)).one() == 0
+            if empty:
+                console.print("empty database: loading the sample agencies and subscribers")
+                load_sample(settings, session)
+            session.commit()
+        engine.dispose()
+        base = f"http://{host}:{port}"
+        console.print(
+            f"\n[bold]newsletter is running[/] on {base}  (health: {base}/healthz)\n"
+            "Next, in another terminal (with .venv/bin on your PATH):\n"
+            "  newsletter plan check                 validate the campaign plan\n"
+            "  newsletter bulletin build 2026-07     assemble July's bulletin\n"
+            f"  open {base}/archive/2026-07/health    see the health variant\n"
+        )
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -1,0 +1,128 @@
+"""Settings, read once from the environment (prefix ``NEWSLETTER_``) and an optional ``.env``.
+
+Call :func:`get_settings` at the edge of the program (CLI command, web app factory, scheduler
+entry point) and pass the object down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TransportName = Literal["outbox", "smtp", "sendgrid"]
+TrackingMode = Literal["individual", "agency", "off"]
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "test"}
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Names match the environment without the prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLETTER_", env_file=".env", extra="ignore", frozen=False
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    plan_dir: Path = Path("campaigns")
+    templates_dir: Path = Path("templates")
+    subscribers_dir: Path = Path("subscribers")
+    transport: TransportName = "outbox"
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    from_address: str = "Safeguarding Partnership Learning <learning@example.org>"
+    reply_to: str | None = None
+    smtp_url: str | None = None
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout: float = 10.0
+    sendgrid_webhook_public_key: str | None = None
+    sendgrid_webhook_verify: bool = True
+    sendgrid_webhook_max_age: int = 0
+    timezone: str = "Europe/London"
+    tracking: TrackingMode = "individual"
+    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    retention_months: int = 24
+    report_min_count: int = 5
+
+    # Branding of the email template (templates/ reads these through the render context).
+    partnership_name: str = "Safeguarding People Partnership"
+    brand_colour: str = "#1d4f91"
+    accent_colour: str = "#f5f7fa"
+    text_colour: str = "#1b1b1b"
+    background_colour: str = "#ffffff"
+    logo_url: str | None = None
+    postal_address: str = "Partnership Office, 1 Example Street, Exampletown, EX1 2MP"
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 16:
+                raise ValueError("must be a real secret of at least 16 characters")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL; by default a SQLite file inside DATA_DIR."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'newsletter.db').resolve()}"
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The signing key: SECRET_KEY, or a key generated once into DATA_DIR/secret_key."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting together must not write two different keys.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment (and .env); keyword overrides win."""
+    return Settings(**overrides)  # type: ignore[arg-type]

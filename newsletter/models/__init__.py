@@ -1,0 +1,42 @@
+"""Every table of the service. Import from here: ``from newsletter.models import Bulletin``."""
+
+from newsletter.models._base import utcnow
+from newsletter.models.bulletins import (
+    TRANSITIONS,
+    Bulletin,
+    BulletinStatus,
+    Link,
+    LinkKind,
+    Variant,
+)
+from newsletter.models.deliveries import Delivery, DeliveryStatus
+from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.subscribers import (
+    Agency,
+    Audience,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+from newsletter.models.users import AdminUser
+
+__all__ = [
+    "TRANSITIONS",
+    "AdminUser",
+    "Agency",
+    "Audience",
+    "Bulletin",
+    "BulletinStatus",
+    "Delivery",
+    "DeliveryStatus",
+    "Event",
+    "EventSource",
+    "EventType",
+    "Link",
+    "LinkKind",
+    "Subscriber",
+    "SubscriberStatus",
+    "Suppression",
+    "Variant",
+    "utcnow",
+]

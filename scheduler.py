@@ -1,0 +1,1 @@
+"""The scheduler on its own (production): ``python scheduler.py``."""

@@ -1,0 +1,141 @@
+"""Shared fixtures: settings in a temporary DATA_DIR, and a migrated database per test.
+
+Every test that asks for ``engine`` (or ``session``) runs twice: on SQLite and on PostgreSQL.
+PostgreSQL needs NEWSLETTER_TEST_DATABASE_URL; without it those runs skip with a reason, except
+under CI=true, where a missing or unreachable database fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from newsletter.clock import FakeClock
+from newsletter.config import Settings
+from newsletter.db import make_engine, migrate
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's NEWSLETTER_* variables (except the test database URL)."""
+    for name in list(os.environ):
+        if name.startswith("NEWSLETTER_") and name != "NEWSLETTER_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "var",
+        "secret_key": TEST_SECRET,
+        "plan_dir": REPO / "campaigns",
+        "templates_dir": REPO / "templates",
+        "subscribers_dir": REPO / "subscribers",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url)
+
+
+@pytest.fixture
+def plain_settings(tmp_path: Path) -> Settings:
+    """Settings for tests that need no database."""
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 7, 1, 8, 0, tzinfo=UTC))
+
+
+# --- databases -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (much faster than migrating per test)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_url() -> str:
+    url = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
+    if not url:
+        if IN_CI:
+            pytest.fail("CI=true but NEWSLETTER_TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL tests need NEWSLETTER_TEST_DATABASE_URL")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except Exception as exc:
+        engine.dispose()
+        if IN_CI:
+            pytest.fail(f"cannot reach the test PostgreSQL at {url}: {exc}")
+        pytest.skip(f"cannot reach the test PostgreSQL: {exc}")
+    engine.dispose()
+    migrate(url)
+    return url
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if tables:
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "newsletter.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("_postgres_url")
+    _truncate_postgres(url)
+    yield url
+    _truncate_postgres(url)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
