@@ -1,0 +1,1 @@
+"""Scheduling: send slots (:mod:`.slots`) and the ticking scheduler."""
