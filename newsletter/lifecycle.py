@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from newsletter.models import TRANSITIONS, Bulletin, BulletinStatus, utcnow
 
@@ -24,7 +24,7 @@ def transition(session: Session, bulletin: Bulletin, to: BulletinStatus) -> Bull
     now = utcnow()
     result = session.execute(
         update(Bulletin)
-        .where(Bulletin.id == bulletin.id, Bulletin.status == current)  # type: ignore[arg-type]
+        .where(col(Bulletin.id) == bulletin.id, col(Bulletin.status) == current)
         .values(status=to, updated_at=now)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

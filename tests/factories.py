@@ -23,6 +23,7 @@ from newsletter.models import (
     Variant,
     utcnow,
 )
+from newsletter.tokens import address_hash
 
 _seq = itertools.count(1)
 
@@ -46,6 +47,7 @@ def make_subscriber(session: Session, **overrides: Any) -> Subscriber:
     make_agency(session, slug=agency)
     values: dict[str, Any] = {
         "email": f"person{n}@example.org",
+        "address_hash": None,
         "name": f"Person {n}",
         "agency": agency,
         "serves_children": True,
@@ -56,6 +58,8 @@ def make_subscriber(session: Session, **overrides: Any) -> Subscriber:
         "consent_at": utcnow(),
     }
     values.update(overrides)
+    if values["address_hash"] is None and values["email"] is not None:
+        values["address_hash"] = address_hash(values["email"])
     subscriber = Subscriber(**values)
     session.add(subscriber)
     session.flush()

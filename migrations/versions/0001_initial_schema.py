@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:25:56.314661
+Create Date: 2026-11-26 11:30:05.380537
 """
 
 from collections.abc import Sequence
@@ -96,6 +96,7 @@ def upgrade() -> None:
         "subscriber",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
+        sa.Column("address_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("agency", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("serves_children", sa.Boolean(), nullable=False),
@@ -115,6 +116,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token", name=op.f("uq_subscriber_token")),
     )
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_subscriber_address_hash"), ["address_hash"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_subscriber_agency"), ["agency"], unique=False)
         batch_op.create_index(batch_op.f("ix_subscriber_status"), ["status"], unique=False)
 
@@ -235,6 +239,7 @@ def downgrade() -> None:
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscriber_status"))
         batch_op.drop_index(batch_op.f("ix_subscriber_agency"))
+        batch_op.drop_index(batch_op.f("ix_subscriber_address_hash"))
 
     op.drop_table("subscriber")
     with op.batch_alter_table("link", schema=None) as batch_op:

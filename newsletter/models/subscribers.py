@@ -42,6 +42,8 @@ class Subscriber(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # Normalised (trimmed, domain case-folded). NULL once erased; unique otherwise.
     email: str | None = Field(default=None, max_length=320, unique=True)
+    # tokens.address_hash(email): lets SQL match the suppression list. NULL once erased.
+    address_hash: str | None = Field(default=None, max_length=64, index=True)
     name: str = Field(default="", max_length=200)
     agency: str = Field(foreign_key="agency.slug", max_length=40, index=True)
     serves_children: bool = True

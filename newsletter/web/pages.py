@@ -1,0 +1,25 @@
+"""Server-rendered pages of the web app (newsletter/web/templates/, autoescaped Jinja2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default_for_string=True, default=True),
+    undefined=StrictUndefined,
+)
+
+
+def render_page(
+    request: Request, name: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render ``templates/<name>`` with the partnership's name available to every page."""
+    context.setdefault("partnership_name", request.app.state.settings.partnership_name)
+    html = _ENV.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
