@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlmodel import col
 
 from newsletter.models import Bulletin, Subscriber, SubscriberStatus, Suppression
 
 
-def audience_select(bulletin: Bulletin) -> Select[Any]:
+def audience_select(bulletin: Bulletin) -> Select[int | None, str]:
     """``SELECT subscriber.id, subscriber.agency`` of the bulletin's audience, by id.
 
     Used as the source of the ledger's ``INSERT ... SELECT`` snapshot, and for counts.
