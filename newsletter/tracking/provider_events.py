@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
+_EVENT = Event.__table__  # type: ignore[attr-defined]
+
 _TYPES: dict[str, EventType] = {
     "processed": EventType.processed,
     "delivered": EventType.delivered,
@@ -207,13 +209,14 @@ class _Batch:
             # The raw event, for whoever inspects what matched nothing or is of a new type.
             "payload": event if delivery is None or kind is None else None,
         }
-        result = _rows(
-            self.session,
-            dialect_insert(self.session, Event)
+        # RETURNING says whether the row is new (rowcount is -1 for ORM inserts on psycopg).
+        inserted = self.session.execute(
+            dialect_insert(self.session, _EVENT)
             .values(**values)
-            .on_conflict_do_nothing(index_elements=["provider_event_id"]),
-        )
-        if result == 0:
+            .on_conflict_do_nothing(index_elements=["provider_event_id"])
+            .returning(_EVENT.c.id)
+        ).first()
+        if inserted is None:
             return  # a duplicate: its effects were applied when it first arrived
         self.stored += 1
         if delivery is None:

@@ -1,0 +1,125 @@
+"""The group-commit recorder: nothing lost under concurrency, flushed on shutdown, isolated failures."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, func
+from sqlmodel import Session, select
+
+from newsletter.clock import FakeClock
+from newsletter.config import Settings
+from newsletter.models import Event, EventType
+from newsletter.tracking import EventRecord, Recorder, RecorderClosed
+from newsletter.web.app import create_app
+from tests.test_tracking_web import BROWSER, sent_bulletin
+
+
+def count_events(engine: Engine, **where: Any) -> int:
+    with Session(engine) as s:
+        query = select(func.count()).select_from(Event)
+        for name, value in where.items():
+            query = query.where(getattr(Event, name) == value)
+        return s.exec(query).one()
+
+
+def record(clock: FakeClock, **overrides: Any) -> EventRecord:
+    values: dict[str, Any] = {"type": EventType.click, "occurred_at": clock.now(), "agency": "x"}
+    values.update(overrides)
+    return EventRecord(**values)
+
+
+def test_concurrent_requests_lose_nothing_and_share_commits(
+    engine: Engine, clock: FakeClock
+) -> None:
+    recorder = Recorder(engine, max_delay=0.005)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(40):
+                recorder.record(record(clock, agency=f"w{n}-{i}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    recorder.close()
+    assert errors == []
+    assert count_events(engine) == 16 * 40
+    # Every record() waited for its commit, and commits were shared between requests.
+    assert recorder.batches < 16 * 40
+
+
+def test_close_flushes_everything_already_submitted(engine: Engine, clock: FakeClock) -> None:
+    recorder = Recorder(engine, max_delay=0.05, max_batch=64)
+    futures = [recorder.submit(record(clock, agency=f"a{i}")) for i in range(300)]
+    recorder.close()
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert count_events(engine) == 300
+    with pytest.raises(RecorderClosed):
+        recorder.submit(record(clock))
+
+
+def test_a_bad_record_fails_alone_and_its_batch_neighbours_are_committed(
+    engine: Engine, clock: FakeClock
+) -> None:
+    recorder = Recorder(engine, max_delay=0.2)
+    futures: list[Future[None]] = [
+        recorder.submit(record(clock, agency="good-1")),
+        recorder.submit(record(clock, agency="bad", link_id=987654)),  # no such link
+        recorder.submit(record(clock, agency="good-2")),
+    ]
+    recorder.close()
+    assert futures[0].exception() is None
+    assert futures[1].exception() is not None
+    assert futures[2].exception() is None
+    assert count_events(engine) == 2
+
+
+def test_the_app_flushes_pending_events_on_shutdown(
+    settings: Settings, engine: Engine, clock: FakeClock
+) -> None:
+    from newsletter.tracking import Tracker
+
+    app = create_app(settings, engine=engine, clock=clock)
+    # A slow commit cadence, so the events are still pending when the app shuts down.
+    tracker = Tracker(settings, engine, recorder=Recorder(engine, max_delay=2.0))
+    app.state.tracker = tracker
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        pending = [tracker.recorder.submit(record(clock, agency=f"p{i}")) for i in range(50)]
+        assert not all(f.done() for f in pending)
+    assert all(f.done() and f.exception() is None for f in pending)
+    assert count_events(engine) == 50
+
+
+def test_a_repeat_click_costs_no_query_beyond_the_shared_commit(
+    settings: Settings, engine: Engine, session: Session, clock: FakeClock
+) -> None:
+    sent = sent_bulletin(session, clock, settings.secret)
+    app = create_app(settings, engine=engine, clock=clock)
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    with TestClient(app, follow_redirects=False, headers={"User-Agent": BROWSER}) as client:
+        assert client.get(f"/c/{sent.token}/{sent.course.id}").status_code == 302
+        assert "SELECT" in statements  # the first click loads link and delivery
+        statements.clear()
+        clock.advance(timedelta(minutes=5))
+        assert client.get(f"/c/{sent.token}/{sent.course.id}").status_code == 302
+        assert client.get(f"/o/{sent.token}.gif").status_code == 200
+    assert "SELECT" not in statements
+    assert statements.count("INSERT") == 2
+    assert count_events(engine, type="click") == 2
