@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import Future
 from datetime import timedelta
@@ -15,7 +16,7 @@ from sqlmodel import Session, select
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.models import Event, EventType
-from newsletter.tracking import EventRecord, Recorder, RecorderClosed
+from newsletter.tracking import EventRecord, Recorder, RecorderClosed, Tracker
 from newsletter.web.app import create_app
 from tests.test_tracking_web import BROWSER, sent_bulletin
 
@@ -88,18 +89,46 @@ def test_a_bad_record_fails_alone_and_its_batch_neighbours_are_committed(
 def test_the_app_flushes_pending_events_on_shutdown(
     settings: Settings, engine: Engine, clock: FakeClock
 ) -> None:
-    from newsletter.tracking import Tracker
-
     app = create_app(settings, engine=engine, clock=clock)
-    # A slow commit cadence, so the events are still pending when the app shuts down.
-    tracker = Tracker(settings, engine, recorder=Recorder(engine, max_delay=2.0))
-    app.state.tracker = tracker
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
-        pending = [tracker.recorder.submit(record(clock, agency=f"p{i}")) for i in range(50)]
-        assert not all(f.done() for f in pending)
+        tracker = app.state.tracker = Tracker(settings, engine)
+        pending = [tracker.recorder.submit(record(clock, agency=f"p{i}")) for i in range(3000)]
+        assert not pending[-1].done()  # thousands queued: the app stops with work pending
     assert all(f.done() and f.exception() is None for f in pending)
-    assert count_events(engine) == 50
+    assert count_events(engine) == 3000
+
+
+def test_coroutines_wait_for_their_shared_commit(engine: Engine, clock: FakeClock) -> None:
+    recorder = Recorder(engine, max_delay=0.01)
+
+    async def many() -> None:
+        await asyncio.gather(*(recorder.record_async(record(clock)) for _ in range(200)))
+
+    asyncio.run(many())
+    assert count_events(engine) == 200  # every record_async returned after its commit
+    assert recorder.batches <= 3
+    recorder.close()
+
+
+def test_a_coroutine_sees_the_error_that_kept_its_record_out(
+    engine: Engine, clock: FakeClock
+) -> None:
+    recorder = Recorder(engine)
+
+    async def one_bad() -> list[BaseException | None]:
+        results = await asyncio.gather(
+            recorder.record_async(record(clock)),
+            recorder.record_async(record(clock, link_id=987654)),
+            return_exceptions=True,
+        )
+        return list(results)
+
+    good, bad = asyncio.run(one_bad())
+    assert good is None
+    assert isinstance(bad, Exception)
+    assert count_events(engine) == 1
+    recorder.close()
 
 
 def test_a_repeat_click_costs_no_query_beyond_the_shared_commit(

@@ -51,6 +51,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 RULES_VERSION = "2026-11-1"
 
@@ -121,6 +122,7 @@ class _Session:
     honeypot_at: datetime | None = None
 
 
+@lru_cache(maxsize=4096)  # a few agents make most requests; the regex is the costly part
 def agent_reason(user_agent: str | None) -> Reason | None:
     """The user-agent rules alone: scanner/automation agents and the empty agent."""
     if user_agent is None or not user_agent.strip():

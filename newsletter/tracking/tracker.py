@@ -19,16 +19,20 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 
 from newsletter.config import Settings
 from newsletter.models import EventType, LinkKind
-from newsletter.tokens import AgencyRef, DeliveryRef, parse_token
+from newsletter.tokens import AgencyRef, DeliveryRef, TokenRef, parse_token
 from newsletter.tracking.recorder import EventRecord, Recorder
 from newsletter.tracking.registry import DeliveryInfo, LinkInfo, Registry
 from newsletter.tracking.rules import Hit, MachineRules, RuleSettings
 from newsletter.urls import with_utm
+
+_MAX_LOCATIONS = 100_000
+_URL_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 
 class _Miss(Enum):
@@ -109,12 +113,15 @@ class Tracker:
         self.recorder = recorder or Recorder(engine)
         self.rules = rules or MachineRules(rule_settings(settings))
         self._key = settings.secret
+        self._locations: dict[tuple[int, str], str] = {}
 
     # --- resolution --------------------------------------------------------------------------
 
     def resolve_reader(self, token: str, *, cached: bool = False) -> Reader | _Miss | None:
         """Who ``token`` stands for; None when forged, altered or naming nothing we sent."""
-        ref = parse_token(self._key, token)
+        return self._reader(parse_token(self._key, token), cached=cached)
+
+    def _reader(self, ref: TokenRef | None, *, cached: bool) -> Reader | _Miss | None:
         if isinstance(ref, DeliveryRef):
             delivery = (
                 self.registry.cached_delivery(ref.delivery_id)
@@ -141,9 +148,10 @@ class Tracker:
         """The registered target of a click, or None (404). ``cached=True`` never queries and
         answers MISS when the caches cannot decide."""
         link_id = _link_id(raw_link_id)
-        if link_id is None or parse_token(self._key, token) is None:
+        ref = parse_token(self._key, token) if link_id is not None else None
+        if link_id is None or ref is None:
             return None
-        reader = self.resolve_reader(token, cached=cached)
+        reader = self._reader(ref, cached=cached)
         if reader is None or reader is MISS:
             return reader
         link = self.registry.cached_link(link_id) if cached else self.registry.link(link_id)
@@ -152,7 +160,15 @@ class Tracker:
         assert isinstance(reader, Reader)
         if link.bulletin_id != reader.bulletin_id or not link.shown_to(reader.agency):
             return None
-        location = with_utm(link.url, month=link.month, agency=reader.agency)
+        location = self._locations.get((link.id, reader.agency))
+        if location is None:
+            # Quoted as Starlette's RedirectResponse would: a Location header must be ASCII.
+            location = quote(
+                with_utm(link.url, month=link.month, agency=reader.agency), safe=_URL_SAFE
+            )
+            if len(self._locations) >= _MAX_LOCATIONS:
+                self._locations.clear()  # a crude bound; links x agencies is small in practice
+            self._locations[(link.id, reader.agency)] = location
         return ClickTarget(reader=reader, link=link, location=location)
 
     # --- records -----------------------------------------------------------------------------

@@ -29,6 +29,6 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
-    app.include_router(tracking.router)
+    tracking.install(app)
     app.include_router(webhooks.router)
     return app

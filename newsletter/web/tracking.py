@@ -1,5 +1,10 @@
 """GET/HEAD /c/{token}/{link_id} (click redirect) and GET/HEAD /o/{token}.gif (open pixel).
 
+These are the hottest paths of the service (every click of every reader, and every gateway
+scan), so they are served by a plain ASGI middleware in front of FastAPI's routing and
+dependency machinery, which alone would cost more than the rest of the work
+(bench/tracking.py measures it); everything else passes through untouched.
+
 The redirect target comes from the link registry only (see :mod:`newsletter.tracking.tracker`);
 anything forged, altered or mismatched answers 404 and records nothing. A request is answered
 after its event is committed by the recorder's shared group commit; the pixel is served even
@@ -8,17 +13,17 @@ when recording (or the database) fails, and a click still redirects when only re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as StarletteRequest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from newsletter.models import LinkKind
+from newsletter.models import EventType, LinkKind
 from newsletter.tracking import EventRecord, Tracker
 from newsletter.tracking import Request as Hit
 from newsletter.tracking.tracker import MISS, ClickTarget, Reader
@@ -48,25 +53,53 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(tracker.close)
 
 
+# No routes: it carries the lifespan that flushes the recorder on shutdown.
 router = APIRouter(lifespan=_lifespan)
 
 
-def tracker_for(request: Request) -> Tracker:
+def install(app: FastAPI) -> None:
+    """Serve the click and pixel paths on ``app`` and flush their events on shutdown."""
+    app.add_middleware(TrackingMiddleware)
+    app.include_router(router)
+
+
+def tracker_for(app: FastAPI) -> Tracker:
     """The app's tracker, created on first use (handlers run on the event loop: no race)."""
-    state = request.app.state
-    tracker: Tracker | None = getattr(state, "tracker", None)
+    tracker: Tracker | None = getattr(app.state, "tracker", None)
     if tracker is None:
-        tracker = Tracker(state.settings, state.engine)
-        state.tracker = tracker
+        tracker = Tracker(app.state.settings, app.state.engine)
+        app.state.tracker = tracker
     return tracker
 
 
-def _hit(request: Request) -> Hit:
+_NO_CACHE_RAW = [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items()]
+_GIF_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"content-length", str(len(PIXEL)).encode()),
+    *_NO_CACHE_RAW,
+]
+_EMPTY_HEADERS = [(b"content-length", b"0"), *_NO_CACHE_RAW]
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _hit(app: FastAPI, scope: Scope) -> Hit:
+    agent: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            agent = value.decode("latin-1")
+            break
+    client = scope.get("client")
     return Hit(
-        method=request.method,
-        user_agent=request.headers.get("user-agent"),
-        client_ip=request.client.host if request.client else None,
-        now=request.app.state.clock.now(),
+        method=scope["method"],
+        user_agent=agent,
+        client_ip=client[0] if client else None,
+        now=app.state.clock.now(),
     )
 
 
@@ -75,61 +108,101 @@ async def _save(tracker: Tracker, record: EventRecord | None) -> None:
     if record is None:
         return
     try:
-        await asyncio.wrap_future(tracker.recorder.submit(record))
+        await tracker.recorder.record_async(record)
     except Exception as exc:
         log.error("a %s event was not recorded: %s", record.type, exc)
 
 
-def _not_found(request: Request) -> Response:
-    return render_page(request, "tracking_not_found.html", status_code=404)
+class TrackingMiddleware:
+    """Answers /c/... and /o/... itself; passes every other request to the app."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-@router.api_route(
-    "/c/{token}/{link_id}", methods=["GET", "HEAD", "OPTIONS"], include_in_schema=False
-)
-async def click(request: Request, token: str, link_id: str) -> Response:
-    """Record a click and redirect to the registered link with its UTM parameters."""
-    tracker = tracker_for(request)
-    target: Any
-    try:
-        target = tracker.resolve_click(token, link_id, cached=True)
-        if target is MISS:
-            target = await run_in_threadpool(tracker.resolve_click, token, link_id)
-    except Exception as exc:
-        log.error("cannot resolve a click (database unavailable?): %s", exc)
-        return render_page(request, "tracking_unavailable.html", status_code=503)
-    if not isinstance(target, ClickTarget):
-        return _not_found(request)
-    await _save(tracker, tracker.click_record(target, _hit(request)))
-    if request.method == "OPTIONS":
-        return Response(status_code=204, headers={"Allow": "GET, HEAD, OPTIONS", **NO_CACHE})
-    if target.link.kind == LinkKind.honeypot:
-        # Nothing for a machine to follow; noindex in case a crawler got here.
-        return Response(b"", headers={"X-Robots-Tag": "noindex", **NO_CACHE})
-    if target.link.kind == LinkKind.feedback:
-        return render_page(
-            request,
-            "tracking_thanks.html",
-            month=target.link.month,
-            useful=target.event_type == "feedback_yes",
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/c/"):
+                await self.click(scope, receive, send)
+                return
+            if path.startswith("/o/"):
+                await self.pixel(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _page(
+        scope: Scope, receive: Receive, send: Send, name: str, status: int, **context: Any
+    ) -> None:
+        response = render_page(
+            StarletteRequest(scope, receive), name, status_code=status, **context
         )
-    return RedirectResponse(target.location, status_code=302, headers=NO_CACHE)
+        await response(scope, receive, send)
 
+    async def click(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Record a click and redirect to the registered link with its UTM parameters."""
+        app: FastAPI = scope["app"]
+        method = scope["method"]
+        parts = scope["path"].split("/")  # percent-decoded: an encoded '/' adds a part
+        if len(parts) != 4 or not parts[2] or not parts[3]:
+            await self._page(scope, receive, send, "tracking_not_found.html", 404)
+            return
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            await _respond(send, 405, [(b"allow", b"GET, HEAD, OPTIONS"), *_EMPTY_HEADERS])
+            return
+        token, link_id = parts[2], parts[3]
+        tracker = tracker_for(app)
+        target: Any
+        try:
+            target = tracker.resolve_click(token, link_id, cached=True)
+            if target is MISS:
+                target = await run_in_threadpool(tracker.resolve_click, token, link_id)
+        except Exception as exc:
+            log.error("cannot resolve a click (database unavailable?): %s", exc)
+            await self._page(scope, receive, send, "tracking_unavailable.html", 503)
+            return
+        if not isinstance(target, ClickTarget):
+            await self._page(scope, receive, send, "tracking_not_found.html", 404)
+            return
+        await _save(tracker, tracker.click_record(target, _hit(app, scope)))
+        if method == "OPTIONS":
+            await _respond(send, 204, [(b"allow", b"GET, HEAD, OPTIONS"), *_NO_CACHE_RAW])
+        elif target.link.kind == LinkKind.honeypot:
+            # Nothing for a machine to follow; noindex in case a crawler got here.
+            await _respond(send, 200, [(b"x-robots-tag", b"noindex"), *_EMPTY_HEADERS])
+        elif target.link.kind == LinkKind.feedback:
+            useful = target.event_type == EventType.feedback_yes
+            await self._page(
+                scope, receive, send, "tracking_thanks.html", 200,
+                month=target.link.month, useful=useful,
+            )  # fmt: skip
+        else:
+            location = target.location.encode("latin-1")
+            await _respond(send, 302, [(b"location", location), *_EMPTY_HEADERS])
 
-@router.api_route("/o/{token}.gif", methods=["GET", "HEAD"], include_in_schema=False)
-async def pixel(request: Request, token: str) -> Response:
-    """Record an open and serve a 1x1 GIF (even when recording fails)."""
-    tracker = tracker_for(request)
-    reader: Any
-    try:
-        reader = tracker.resolve_reader(token, cached=True)
-        if reader is MISS:
-            reader = await run_in_threadpool(tracker.resolve_reader, token)
-    except Exception as exc:
-        log.error("cannot record an open (database unavailable?): %s", exc)
-        reader = MISS  # unknown, but a reader may be waiting for the image: serve it
-    if reader is None:
-        return Response(status_code=404, headers=NO_CACHE)
-    if isinstance(reader, Reader):
-        await _save(tracker, tracker.open_record(reader, _hit(request)))
-    return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
+    async def pixel(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Record an open and serve a 1x1 GIF (even when recording fails)."""
+        app: FastAPI = scope["app"]
+        parts = scope["path"].split("/")
+        if len(parts) != 3 or not parts[2].endswith(".gif") or len(parts[2]) <= 4:
+            await _respond(send, 404, _EMPTY_HEADERS)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _respond(send, 405, [(b"allow", b"GET, HEAD"), *_EMPTY_HEADERS])
+            return
+        token = parts[2][:-4]
+        tracker = tracker_for(app)
+        reader: Any
+        try:
+            reader = tracker.resolve_reader(token, cached=True)
+            if reader is MISS:
+                reader = await run_in_threadpool(tracker.resolve_reader, token)
+        except Exception as exc:
+            log.error("cannot record an open (database unavailable?): %s", exc)
+            reader = MISS  # unknown, but a reader may be waiting for the image: serve it
+        if reader is None:
+            await _respond(send, 404, _EMPTY_HEADERS)
+            return
+        if isinstance(reader, Reader):
+            await _save(tracker, tracker.open_record(reader, _hit(app, scope)))
+        await _respond(send, 200, _GIF_HEADERS, b"" if scope["method"] == "HEAD" else PIXEL)
