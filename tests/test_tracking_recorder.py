@@ -132,15 +132,22 @@ def test_a_coroutine_sees_the_error_that_kept_its_record_out(
 
 
 def test_a_repeat_click_costs_no_query_beyond_the_shared_commit(
-    settings: Settings, engine: Engine, session: Session, clock: FakeClock
+    settings: Settings,
+    engine: Engine,
+    session: Session,
+    clock: FakeClock,
+    request: pytest.FixtureRequest,
 ) -> None:
     sent = sent_bulletin(session, clock, settings.secret)
     app = create_app(settings, engine=engine, clock=clock)
     statements: list[str] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
     def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement.split()[0].upper())
+
+    # Every engine: lookups may use a read engine of their own.
+    event.listen(Engine, "before_cursor_execute", _seen)
+    request.addfinalizer(lambda: event.remove(Engine, "before_cursor_execute", _seen))
 
     with TestClient(app, follow_redirects=False, headers={"User-Agent": BROWSER}) as client:
         assert client.get(f"/c/{sent.token}/{sent.course.id}").status_code == 302

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 from sqlmodel import Session, col, select
 
 from newsletter.models import Bulletin, Delivery, Link, LinkKind
@@ -68,14 +68,31 @@ class _LRU(Generic[K, V]):
                 self._data.popitem(last=False)
 
 
+def _read_engine(engine: Engine) -> Engine:
+    """The engine lookups use. On SQLite, a pooled engine without the ``BEGIN IMMEDIATE`` hook
+    of :func:`newsletter.db.make_engine`: a lookup is one SELECT in autocommit, which in WAL
+    mode never waits for (or holds up) the recorder's write lock. Elsewhere, ``engine``."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine
+    return create_engine(
+        engine.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4
+    )
+
+
 class Registry:
     """Cached lookups of links (with their bulletin's month) and deliveries."""
 
     def __init__(self, engine: Engine, *, links: int = 50_000, deliveries: int = 200_000) -> None:
-        self._engine = engine
+        self._shared = engine
+        self._engine = _read_engine(engine)
         self._links: _LRU[int, LinkInfo] = _LRU(links)
         self._deliveries: _LRU[int, DeliveryInfo] = _LRU(deliveries)
         self._months: _LRU[int, str] = _LRU(1_000)
+
+    def close(self) -> None:
+        """Release the lookup connections this registry opened itself."""
+        if self._engine is not self._shared:
+            self._engine.dispose()
 
     def cached_link(self, link_id: int) -> LinkInfo | None:
         return self._links.get(link_id)

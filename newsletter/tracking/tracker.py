@@ -236,5 +236,6 @@ class Tracker:
         )
 
     def close(self) -> None:
-        """Flush and stop the recorder."""
+        """Flush and stop the recorder; release the lookup connections."""
         self.recorder.close()
+        self.registry.close()
