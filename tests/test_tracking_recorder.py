@@ -159,3 +159,29 @@ def test_a_repeat_click_costs_no_query_beyond_the_shared_commit(
     assert "SELECT" not in statements
     assert statements.count("INSERT") == 2
     assert count_events(engine, type="click") == 2
+
+
+def test_concurrent_clicks_over_http_are_all_recorded(
+    settings: Settings, engine: Engine, session: Session, clock: FakeClock
+) -> None:
+    import httpx
+
+    sent = sent_bulletin(session, clock, settings.secret)
+    app = create_app(settings, engine=engine, clock=clock)
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            responses = await asyncio.gather(
+                *(
+                    client.get(f"/c/{sent.token}/{sent.course.id}", headers={"User-Agent": BROWSER})
+                    for _ in range(300)
+                )
+            )
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(burst()) == [302] * 300
+    # Every answered click was committed before its answer: nothing to flush, nothing lost.
+    assert count_events(engine, type="click") == 300
+    assert app.state.tracker.recorder.batches < 300
+    app.state.tracker.close()

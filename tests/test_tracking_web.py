@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,9 +15,10 @@ from sqlmodel import Session, col, select
 
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
+from newsletter.db import make_engine
 from newsletter.models import Bulletin, Delivery, Event, Link, LinkKind, Subscriber
 from newsletter.tokens import agency_token, delivery_token
-from newsletter.tracking import RULES_VERSION
+from newsletter.tracking import RULES_VERSION, Recorder, Tracker
 from newsletter.web.app import create_app
 from newsletter.web.tracking import PIXEL
 from tests.conftest import make_settings
@@ -219,6 +221,31 @@ def test_a_head_request_is_answered_and_recorded_as_machine_activity(
     assert (open_.type, open_.machine, open_.machine_reason) == ("open", True, "method")
 
 
+def test_options_is_answered_and_recorded_as_machine_activity_and_post_is_refused(
+    client: TestClient, sent: Sent, engine: Engine
+) -> None:
+    assert client.options(f"/c/{sent.token}/{sent.course.id}").status_code == 204
+    assert client.post(f"/c/{sent.token}/{sent.course.id}").status_code == 405
+    assert client.post(f"/o/{sent.token}.gif").status_code == 405
+    [event] = events(engine)
+    assert (event.method, event.machine, event.machine_reason) == ("OPTIONS", True, "method")
+
+
+def test_malformed_tracking_paths_answer_404(client: TestClient, sent: Sent) -> None:
+    for path in (
+        f"/c/{sent.token}",
+        f"/c/{sent.token}/{sent.course.id}/https://evil.example.com",
+        f"/c/{sent.token}/{sent.course.id}/",
+        f"/o/{sent.token}",
+        f"/o/{sent.token}.png",
+        "/o/.gif",
+        f"/o/{sent.token}.gif/x",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "location" not in response.headers
+
+
 def test_the_pixel_is_a_gif_with_no_cache_headers_and_records_an_open(
     client: TestClient, sent: Sent, engine: Engine
 ) -> None:
@@ -349,16 +376,13 @@ def test_an_agency_token_for_another_bulletin_answers_404(
 
 @pytest.mark.parametrize("mode", ["agency", "off"])
 def test_agency_and_off_modes_keep_no_person_on_events(
-    tmp_path: object,
+    tmp_path: Path,
     database_url: str,
     engine: Engine,
     session: Session,
     clock: FakeClock,
     mode: str,
 ) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
     settings = make_settings(tmp_path, database_url=database_url, tracking=mode)
     sent = sent_bulletin(session, clock, settings.secret)
     app = create_app(settings, engine=engine, clock=clock)
@@ -397,9 +421,6 @@ def test_the_pixel_is_served_when_the_database_is_down(tmp_path: object, clock: 
 def test_the_pixel_and_the_redirect_are_served_when_only_recording_fails(
     settings: Settings, engine: Engine, clock: FakeClock, sent: Sent
 ) -> None:
-    from newsletter.db import make_engine
-    from newsletter.tracking import Recorder, Tracker
-
     down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
     app = create_app(settings, engine=engine, clock=clock)
     app.state.tracker = Tracker(settings, engine, recorder=Recorder(down))
