@@ -199,7 +199,16 @@ def _seed(url: str, deliveries: int) -> tuple[list[str], list[str]]:
     from sqlmodel import Session
 
     from newsletter.db import make_engine, migrate
-    from newsletter.models import Agency, Bulletin, Delivery, Link, LinkKind, Subscriber, Variant
+    from newsletter.models import (
+        Agency,
+        Bulletin,
+        BulletinStatus,
+        Delivery,
+        Link,
+        LinkKind,
+        Subscriber,
+        Variant,
+    )
     from newsletter.tokens import delivery_token
 
     migrate(url)
@@ -207,7 +216,12 @@ def _seed(url: str, deliveries: int) -> tuple[list[str], list[str]]:
     sent_at = datetime.now(UTC) - timedelta(hours=2)
     with Session(engine) as session:
         session.add(Agency(slug="health", name="Health", domains=[]))
-        bulletin = Bulletin(month="2026-07", theme="Non-accidental injuries", subject="July")
+        bulletin = Bulletin(
+            month="2026-07",
+            theme="Non-accidental injuries",
+            subject="July",
+            status=BulletinStatus.sent,
+        )
         session.add(bulletin)
         session.flush()
         assert bulletin.id is not None

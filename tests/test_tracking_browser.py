@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from newsletter.models import Event, LinkKind
+from newsletter.models import BulletinStatus, Event, LinkKind
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
 from newsletter.tokens import delivery_token
 from newsletter.transports.base import Batch, Recipient
@@ -85,7 +85,7 @@ def test_a_sent_message_opened_in_chromium_loads_the_pixel_and_a_click_lands_on_
     base = f"http://127.0.0.1:{port}"
     settings = make_settings(tmp_path, database_url=database_url, public_base_url=base)
 
-    bulletin = make_bulletin(session, month="2026-07")
+    bulletin = make_bulletin(session, month="2026-07", status=BulletinStatus.sent)
     course = make_link(session, bulletin, url=f"{base}/courses/icon?level=2", title="ICON")
     make_link(session, bulletin, kind=LinkKind.honeypot, url=f"{base}/never")
     html = (

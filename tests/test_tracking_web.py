@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.db import make_engine
-from newsletter.models import Bulletin, Delivery, Event, Link, LinkKind, Subscriber
+from newsletter.models import Bulletin, BulletinStatus, Delivery, Event, Link, LinkKind, Subscriber
 from newsletter.tokens import agency_token, delivery_token
 from newsletter.tracking import RULES_VERSION, Recorder, Tracker
 from newsletter.web.app import create_app
@@ -51,7 +51,7 @@ class Sent:
 
 
 def sent_bulletin(session: Session, clock: FakeClock, key: bytes) -> Sent:
-    bulletin = make_bulletin(session, month="2026-07")
+    bulletin = make_bulletin(session, month="2026-07", status=BulletinStatus.sent)
     variant = make_variant(session, bulletin, agency="health")
     course = make_link(session, bulletin, url="https://learning.example.org/icon?ref=bulletin")
     other = make_link(session, bulletin, url="https://learning.example.org/cse")
@@ -399,12 +399,7 @@ def test_agency_and_off_modes_keep_no_person_on_events(
         ]
 
 
-def test_the_pixel_is_served_when_the_database_is_down(tmp_path: object, clock: FakeClock) -> None:
-    from pathlib import Path
-
-    from newsletter.db import make_engine
-
-    assert isinstance(tmp_path, Path)
+def test_the_pixel_is_served_when_the_database_is_down(tmp_path: Path, clock: FakeClock) -> None:
     down = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
     settings = make_settings(tmp_path, database_url=down)
     engine = make_engine(down, pool_pre_ping=False)
@@ -431,3 +426,26 @@ def test_the_pixel_and_the_redirect_are_served_when_only_recording_fails(
         assert client.get(f"/c/{sent.token}/{sent.course.id}").status_code == 302
     assert events(engine) == []
     down.dispose()
+
+
+def test_a_drafts_links_are_looked_up_afresh_since_a_rebuild_replaces_them(
+    client: TestClient, session: Session, settings: Settings, clock: FakeClock
+) -> None:
+    bulletin = make_bulletin(session, month="2026-09")  # a draft: a test send, a preview
+    variant = make_variant(session, bulletin, agency="health")
+    link = make_link(session, bulletin, url="https://learning.example.org/old")
+    delivery = make_delivery(
+        session,
+        bulletin,
+        make_subscriber(session, agency="health"),
+        variant,
+        sent_at=clock.now() - timedelta(hours=1),
+    )
+    session.commit()
+    assert delivery.id is not None
+    token = delivery_token(settings.secret, delivery.id)
+    assert "/old?" in client.get(f"/c/{token}/{link.id}").headers["location"]
+    link.url = "https://learning.example.org/new"
+    session.add(link)
+    session.commit()
+    assert "/new?" in client.get(f"/c/{token}/{link.id}").headers["location"]

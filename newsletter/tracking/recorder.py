@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from newsletter.models import Event, EventSource, EventType, utcnow
@@ -249,7 +250,7 @@ class Recorder:
         try:
             self._write(records)
             errors = [None] * len(records)
-        except Exception as exc:
+        except IntegrityError as exc:
             if len(records) == 1:
                 log.error("recording a %s event failed: %s", records[0].type, exc)
                 errors = [exc]
@@ -258,6 +259,11 @@ class Recorder:
                     "a batch of %d events failed (%s); retrying one by one", len(records), exc
                 )
                 errors = [self._write_one(record) for record in records]
+        except Exception as exc:
+            # The database is unavailable, not the data wrong: retrying record by record would
+            # only multiply the wait (a locked SQLite file waits its busy timeout each time).
+            log.error("recording %d events failed: %s", len(records), exc)
+            errors = [exc] * len(records)
         start = 0
         for ticket in batch:
             end = start + len(ticket.records)

@@ -1,8 +1,8 @@
 """In-memory views of the link registry and the send ledger, for the redirect's hot path.
 
-A bulletin's links never change once it has been sent, and a delivery's bulletin, agency and
-send time never change once it was sent, so both are cached (bounded LRU) after their first
-lookup: a click on a known link by a known delivery costs no query at all; its only database
+A bulletin's links never change once it has gone out (while it is a draft they are looked up
+each time), and a delivery's bulletin, agency and send time never change once it was sent, so
+both are cached (bounded LRU) after their first lookup: a click on a known link by a known delivery costs no query at all; its only database
 work is its share of the recorder's group commit. Deliveries not yet sent (no ``sent_at``) are
 looked up again each time, so the cache never holds a stale send time.
 """
@@ -18,7 +18,9 @@ from typing import Generic, TypeVar
 from sqlalchemy import Engine, create_engine
 from sqlmodel import Session, col, select
 
-from newsletter.models import Bulletin, Delivery, Link, LinkKind
+from newsletter.models import Bulletin, BulletinStatus, Delivery, Link, LinkKind
+
+_FINAL = {BulletinStatus.sending, BulletinStatus.sent, BulletinStatus.failed}
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -110,13 +112,13 @@ class Registry:
             return cached
         with Session(self._engine) as session:
             row = session.exec(
-                select(Link, Bulletin.month)
+                select(Link, Bulletin.month, Bulletin.status)
                 .join(Bulletin, col(Bulletin.id) == col(Link.bulletin_id))
                 .where(col(Link.id) == link_id)
             ).first()
         if row is None:
             return None
-        link, month = row
+        link, month, status = row
         assert link.id is not None
         info = LinkInfo(
             id=link.id,
@@ -127,7 +129,10 @@ class Registry:
             url=link.url,
             agencies=None if link.agencies is None else tuple(link.agencies),
         )
-        self._links.put(link_id, info)
+        # A draft's links are replaced on every rebuild (and SQLite may reuse their ids): only
+        # the links of a bulletin that went out are fixed for good.
+        if status in _FINAL:
+            self._links.put(link_id, info)
         self._months.put(link.bulletin_id, month)
         return info
 

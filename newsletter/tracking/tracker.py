@@ -113,7 +113,7 @@ class Tracker:
         self.recorder = recorder or Recorder(engine)
         self.rules = rules or MachineRules(rule_settings(settings))
         self._key = settings.secret
-        self._locations: dict[tuple[int, str], str] = {}
+        self._locations: dict[tuple[str, str, str], str] = {}  # with_utm, memoised
 
     # --- resolution --------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class Tracker:
         assert isinstance(reader, Reader)
         if link.bulletin_id != reader.bulletin_id or not link.shown_to(reader.agency):
             return None
-        location = self._locations.get((link.id, reader.agency))
+        location = self._locations.get((link.url, link.month, reader.agency))
         if location is None:
             # Quoted as Starlette's RedirectResponse would: a Location header must be ASCII.
             location = quote(
@@ -168,7 +168,7 @@ class Tracker:
             )
             if len(self._locations) >= _MAX_LOCATIONS:
                 self._locations.clear()  # a crude bound; links x agencies is small in practice
-            self._locations[(link.id, reader.agency)] = location
+            self._locations[(link.url, link.month, reader.agency)] = location
         return ClickTarget(reader=reader, link=link, location=location)
 
     # --- records -----------------------------------------------------------------------------

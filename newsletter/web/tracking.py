@@ -51,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if tracker is not None:
         # Flush every event still waiting for the group commit before the process exits.
         await run_in_threadpool(tracker.close)
+        app.state.tracker = None  # a restarted app gets a fresh one
 
 
 # No routes: it carries the lifespan that flushes the recorder on shutdown.
