@@ -317,6 +317,18 @@ def _run_load(
     return result
 
 
+def _cpu_seconds(server: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU seconds of a server process so far (Linux /proc; 0 elsewhere)."""
+    if server is None:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{server.pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _count_clicks(url: str) -> int:
     from sqlmodel import Session, func, select
 
@@ -397,10 +409,16 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
 
-        def load(port: int, path: Path, count: int) -> dict[str, Any]:
-            return _run_load(
+        def load(
+            port: int, path: Path, count: int, server: subprocess.Popen[bytes] | None = None
+        ) -> dict[str, Any]:
+            before = _cpu_seconds(server)
+            result = _run_load(
                 port, path, count, concurrency=args.concurrency, client=args.client, env=env
             )
+            used = _cpu_seconds(server) - before
+            result["cpu_us"] = used / result["requests"] * 1e6 if result["requests"] else 0.0
+            return result
 
         bare_port, real_port = _free_port(), _free_port()
         bare = _start("bench.tracking:bare_factory", bare_port, env)
@@ -411,15 +429,17 @@ def main(argv: list[str] | None = None) -> None:
             # the click count below), as readers' mail clients would before they click.
             warm = load(real_port, opens_file, len(opens))
             print(_line("real app: open pixel (cold cache)", warm), flush=True)
-            bare_runs, real_runs, ratios = [], [], []
+            bare_runs, real_runs, ratios, cpu_ratios = [], [], [], []
             for n, path in enumerate(rounds_files):
-                b = load(bare_port, path, per_round)
-                r = load(real_port, path, per_round)
+                b = load(bare_port, path, per_round, bare)
+                r = load(real_port, path, per_round, real)
                 bare_runs.append(b)
                 real_runs.append(r)
                 ratios.append(r["rps"] / b["rps"] if b["rps"] else 0.0)
+                cpu_ratios.append(b["cpu_us"] / r["cpu_us"] if r["cpu_us"] else 0.0)
                 print(
-                    f"  round {n + 1}: bare {b['rps']:.0f} req/s, real {r['rps']:.0f} req/s, "
+                    f"  round {n + 1}: bare {b['rps']:.0f} req/s ({b['cpu_us']:.0f} us CPU each), "
+                    f"real {r['rps']:.0f} req/s ({r['cpu_us']:.0f} us CPU each), "
                     f"ratio {ratios[-1]:.2f}",
                     flush=True,
                 )
@@ -435,6 +455,12 @@ def main(argv: list[str] | None = None) -> None:
         ratio = statistics.median(ratios)
         verdict = "meets" if ratio >= 0.5 else "BELOW"
         print(f"ratio real/bare (median of rounds): {ratio:.2f} ({verdict} the 0.5 target)")
+        if all(cpu_ratios):
+            # Server CPU per request does not depend on what else the machine is doing.
+            print(
+                "ratio by server CPU per request, bare/real (median of rounds): "
+                f"{statistics.median(cpu_ratios):.2f}"
+            )
         exact = stored_live == answered == clicks_total == stored_after
         print(
             f"click events in the database: {stored_live} while serving, {stored_after} after "
