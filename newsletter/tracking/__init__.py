@@ -17,7 +17,7 @@ from newsletter.tracking.provider_events import (
 from newsletter.tracking.recorder import EventRecord, Recorder, RecorderClosed
 from newsletter.tracking.registry import DeliveryInfo, LinkInfo, Registry
 from newsletter.tracking.rules import RULES_VERSION, Hit, Judgement, MachineRules, RuleSettings
-from newsletter.tracking.tracker import ClickTarget, Reader, Request, Tracker, rule_settings
+from newsletter.tracking.tracker import ClickTarget, Reader, Tracker, Visit, rule_settings
 
 __all__ = [
     "RULES_VERSION",
@@ -33,10 +33,10 @@ __all__ = [
     "Recorder",
     "RecorderClosed",
     "Registry",
-    "Request",
     "RuleSettings",
     "StoreResult",
     "Tracker",
+    "Visit",
     "parse_events",
     "rule_settings",
     "store_events",

@@ -71,7 +71,7 @@ class ClickTarget:
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
+class Visit:
     """What the rules need to know about an HTTP request."""
 
     method: str
@@ -173,7 +173,7 @@ class Tracker:
 
     # --- records -----------------------------------------------------------------------------
 
-    def click_record(self, target: ClickTarget, request: Request) -> EventRecord | None:
+    def click_record(self, target: ClickTarget, request: Visit) -> EventRecord | None:
         """The event a click makes (None when tracking is off)."""
         return self._record(
             target.reader,
@@ -183,14 +183,14 @@ class Tracker:
             link=target.link,
         )
 
-    def open_record(self, reader: Reader, request: Request) -> EventRecord | None:
+    def open_record(self, reader: Reader, request: Visit) -> EventRecord | None:
         """The event a pixel fetch makes (None when tracking is off)."""
         return self._record(reader, request, kind="open", event_type=EventType.open, link=None)
 
     def _record(
         self,
         reader: Reader,
-        request: Request,
+        request: Visit,
         *,
         kind: str,
         event_type: EventType,

@@ -2,8 +2,8 @@
 
 These are the hottest paths of the service (every click of every reader, and every gateway
 scan), so they are served by a plain ASGI middleware in front of FastAPI's routing and
-dependency machinery, which alone would cost more than the rest of the work
-(bench/tracking.py measures it); everything else passes through untouched.
+dependency machinery, whose per-request cost would otherwise dominate (bench/tracking.py
+measures the path against a bare ASGI redirect); everything else passes through untouched.
 
 The redirect target comes from the link registry only (see :mod:`newsletter.tracking.tracker`);
 anything forged, altered or mismatched answers 404 and records nothing. A request is answered
@@ -24,8 +24,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.models import EventType, LinkKind
-from newsletter.tracking import EventRecord, Tracker
-from newsletter.tracking import Request as Hit
+from newsletter.tracking import EventRecord, Tracker, Visit
 from newsletter.tracking.tracker import MISS, ClickTarget, Reader
 from newsletter.web.pages import render_page
 
@@ -89,14 +88,14 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def _hit(app: FastAPI, scope: Scope) -> Hit:
+def _visit(app: FastAPI, scope: Scope) -> Visit:
     agent: str | None = None
     for name, value in scope["headers"]:
         if name == b"user-agent":
             agent = value.decode("latin-1")
             break
     client = scope.get("client")
-    return Hit(
+    return Visit(
         method=scope["method"],
         user_agent=agent,
         client_ip=client[0] if client else None,
@@ -165,7 +164,7 @@ class TrackingMiddleware:
         if not isinstance(target, ClickTarget):
             await self._page(scope, receive, send, "tracking_not_found.html", 404)
             return
-        await _save(tracker, tracker.click_record(target, _hit(app, scope)))
+        await _save(tracker, tracker.click_record(target, _visit(app, scope)))
         if method == "OPTIONS":
             await _respond(send, 204, [(b"allow", b"GET, HEAD, OPTIONS"), *_NO_CACHE_RAW])
         elif target.link.kind == LinkKind.honeypot:
@@ -205,5 +204,5 @@ class TrackingMiddleware:
             await _respond(send, 404, _EMPTY_HEADERS)
             return
         if isinstance(reader, Reader):
-            await _save(tracker, tracker.open_record(reader, _hit(app, scope)))
+            await _save(tracker, tracker.open_record(reader, _visit(app, scope)))
         await _respond(send, 200, _GIF_HEADERS, b"" if scope["method"] == "HEAD" else PIXEL)
