@@ -449,3 +449,19 @@ def test_a_drafts_links_are_looked_up_afresh_since_a_rebuild_replaces_them(
     session.add(link)
     session.commit()
     assert "/new?" in client.get(f"/c/{token}/{link.id}").headers["location"]
+
+
+def test_in_agency_mode_a_burst_is_still_flagged_by_an_in_memory_session(
+    tmp_path: Path, database_url: str, engine: Engine, session: Session, clock: FakeClock
+) -> None:
+    settings = make_settings(tmp_path, database_url=database_url, tracking="agency")
+    sent = sent_bulletin(session, clock, settings.secret)
+    app = create_app(settings, engine=engine, clock=clock)
+    with TestClient(app, follow_redirects=False, headers={"User-Agent": BROWSER}) as client:
+        client.get(f"/c/{sent.token}/{sent.course.id}")
+        clock.advance(timedelta(milliseconds=500))
+        client.get(f"/c/{sent.token}/{sent.other_course.id}")
+    first, second = events(engine)
+    assert {first.delivery_id, second.delivery_id} == {None}
+    assert (second.machine, second.machine_reason) == (True, "burst")
+    assert first.machine is False  # no delivery kept, so nothing to flag after the fact

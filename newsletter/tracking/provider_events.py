@@ -160,6 +160,7 @@ class _Batch:
         self.unmatched = 0
         self.suppressed = 0
         self._deliveries: dict[int, Delivery | None] = {}
+        self._confirmed: set[int | None] = set()
 
     def delivery(self, event: dict[str, Any]) -> Delivery | None:
         delivery_id = _int(event.get("delivery_id"))
@@ -243,6 +244,10 @@ class _Batch:
 
     def confirm_sent(self, delivery: Delivery, occurred: datetime) -> None:
         # Any event of a delivery proves SendGrid accepted it: an "unknown" send was sent.
+        # (The guarded UPDATE is the truth; the checks only spare a batch needless queries.)
+        if delivery.status != DeliveryStatus.unknown or delivery.id in self._confirmed:
+            return
+        self._confirmed.add(delivery.id)
         self.session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery.id)
