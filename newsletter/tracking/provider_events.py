@@ -162,6 +162,15 @@ class _Batch:
         self._deliveries: dict[int, Delivery | None] = {}
         self._confirmed: set[int | None] = set()
 
+    def prefetch(self, events: list[dict[str, Any]]) -> None:
+        """Load the batch's deliveries in a few queries rather than one per event."""
+        wanted = sorted({i for e in events if (i := _int(e.get("delivery_id"))) is not None})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found = self.session.exec(select(Delivery).where(col(Delivery.id).in_(chunk))).all()
+            self._deliveries.update({i: None for i in chunk})
+            self._deliveries.update({d.id: d for d in found if d.id is not None})
+
     def delivery(self, event: dict[str, Any]) -> Delivery | None:
         delivery_id = _int(event.get("delivery_id"))
         if delivery_id is None:
@@ -332,6 +341,7 @@ def store_events(
 ) -> StoreResult:
     """Store a verified batch in ``session`` (the caller commits). Safe to repeat."""
     batch = _Batch(session, mode=mode, now=now)
+    batch.prefetch(events)
     for event in events:
         batch.store(event)
     return StoreResult(
