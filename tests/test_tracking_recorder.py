@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -185,3 +185,40 @@ def test_concurrent_clicks_over_http_are_all_recorded(
     assert count_events(engine, type="click") == 300
     assert app.state.tracker.recorder.batches < 300
     app.state.tracker.close()
+
+
+def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
+    engine: Engine, clock: FakeClock
+) -> None:
+    from datetime import timezone
+
+    from sqlalchemy import insert, text
+
+    from newsletter.tracking.recorder import _EVENT, _insert_sqlite
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the multi-row insert is SQLite's; PostgreSQL uses executemany")
+    paris = timezone(timedelta(hours=2))
+    full = record(
+        clock,
+        occurred_at=datetime(2026, 7, 1, 10, 0, 0, 123456, tzinfo=paris),
+        agency="health",
+        machine=True,
+        machine_reason="burst",
+        rules_version="2026-11-1",
+        seconds_since_delivery=1.5,
+        method="GET",
+        user_agent="Mozilla/5.0 (é ü 🙂)",
+    )
+    now = datetime(2026, 7, 1, 8, 0, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(_EVENT), [full.row(now), record(clock).row(now)])
+        _insert_sqlite(conn, [full.row(now), record(clock).row(now)])
+        stored = conn.execute(text("SELECT * FROM event ORDER BY id")).all()
+    by_sqlalchemy, by_us = [row[1:] for row in stored[:2]], [row[1:] for row in stored[2:]]
+    assert by_us == by_sqlalchemy
+    with Session(engine) as s:
+        events = s.exec(select(Event).order_by(Event.id)).all()  # type: ignore[arg-type]
+    assert events[2].occurred_at == full.occurred_at
+    assert events[2].user_agent == full.user_agent
+    assert events[3].payload is None

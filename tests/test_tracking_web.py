@@ -106,6 +106,7 @@ def test_a_click_redirects_to_the_registered_course_with_utm_and_is_recorded(
     assert query["utm_campaign"] == ["bulletin-2026-07"]
     assert query["utm_content"] == ["health"]
     assert "no-store" in response.headers["cache-control"]
+    assert response.headers["referrer-policy"] == "no-referrer"  # the token stays with us
     [event] = events(engine)
     assert event.type == "click"
     assert (event.delivery_id, event.link_id, event.agency) == (

@@ -79,6 +79,13 @@ _GIF_HEADERS = [
     *_NO_CACHE_RAW,
 ]
 _EMPTY_HEADERS = [(b"content-length", b"0"), *_NO_CACHE_RAW]
+# A redirect needs no HTTP/1.0 cache headers (a 302 is not cached without freshness headers);
+# no-referrer keeps the token in our URL from reaching the course site in a Referer.
+_REDIRECT_HEADERS = [
+    (b"content-length", b"0"),
+    (b"cache-control", NO_CACHE["Cache-Control"].encode()),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
 async def _respond(
@@ -178,7 +185,7 @@ class TrackingMiddleware:
             )  # fmt: skip
         else:
             location = target.location.encode("latin-1")
-            await _respond(send, 302, [(b"location", location), *_EMPTY_HEADERS])
+            await _respond(send, 302, [(b"location", location), *_REDIRECT_HEADERS])
 
     async def pixel(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Record an open and serve a 1x1 GIF (even when recording fails)."""
