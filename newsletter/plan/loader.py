@@ -13,6 +13,7 @@ import difflib
 import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -132,6 +133,8 @@ class _Loader:
         self._catalogue()
         themes = self._themes(slot)
         if self.errors or slot is None:
+            # In reading order: file by file, top to bottom (stable for errors on one line).
+            self.errors.sort(key=lambda error: (error.file, error.line or 0))
             return LoadResult(None, self.errors)
         digest = hashlib.sha256()
         for rel in sorted(self.files):
@@ -478,11 +481,15 @@ class _Loader:
                         doc.error(
                             ("sections", s_index, "items", i_index, "ref"),
                             f"the course {use.item.id!r} stops taking bookings on "
-                            f"{closes:%d %B %Y}, before this bulletin goes out on "
-                            f"{goes_out:%d %B %Y}; give it a later booking_closes in "
+                            f"{_day(closes)}, before this bulletin goes out on "
+                            f"{_day(goes_out)}; give it a later booking_closes in "
                             f"{self.catalogue_files[use.item.id]} or choose another course",
                         )
                     )
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
 
 
 def _split(path: str) -> list[str | int]:
