@@ -204,3 +204,26 @@ def load_checked_plan_from(plan_dir: Path) -> Plan:
     result = load_plan(plan_dir, agencies=AGENCIES)
     assert result.plan is not None, [str(e) for e in result.errors]
     return result.plan
+
+
+def test_an_unchanged_plan_is_not_parsed_again(tmp_path: Path) -> None:
+    plan_dir = write_plan(tmp_path)
+    first = load_plan(plan_dir, agencies=AGENCIES).plan
+    second = load_plan(plan_dir, agencies=AGENCIES).plan
+
+    assert first is not None
+    assert second is first
+    edit(plan_dir / "themes" / "2026-07.yaml", "title: Training", "title: Courses to book")
+    third = load_plan(plan_dir, agencies=AGENCIES).plan
+    assert third is not None
+    assert third is not first
+    assert third.theme("2026-07").sections[0].title == "Courses to book"
+
+
+def test_a_cached_result_with_errors_is_returned_as_a_fresh_list(tmp_path: Path) -> None:
+    plan_dir = write_plan(tmp_path)
+    edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
+    first = load_plan(plan_dir)
+    first.errors.clear()
+
+    assert len(load_plan(plan_dir).errors) == 1

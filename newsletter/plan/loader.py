@@ -10,7 +10,8 @@ errors at all, so nothing downstream ever sees half a plan.
 from __future__ import annotations
 
 import difflib
-import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -37,14 +38,17 @@ from newsletter.plan.model import (
     Theme,
 )
 from newsletter.plan.raw import MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
+from newsletter.plan.snapshot import (
+    CATALOGUE_DIR,
+    PLAN_FILE,
+    THEMES_DIR,
+    Snapshot,
+    take_snapshot,
+)
 from newsletter.plan.yamlfile import Loc, field_path, locate, read_yaml, to_plain, validate
 
 # A module import, not names: slots imports plan.model, which imports this package.
 from newsletter.schedule import slots
-
-PLAN_FILE = "plan.yaml"
-CATALOGUE_DIR = "catalogue"
-THEMES_DIR = "themes"
 
 
 class PlanInvalid(Exception):
@@ -57,10 +61,43 @@ class PlanInvalid(Exception):
         super().__init__(f"the plan has {len(self.errors)} error(s): {shown}{more}")
 
 
+# Results by (folder as named, agencies, digest, folders): the scheduler and the web app load the
+# plan often, and parsing YAML with line numbers costs far more than reading and hashing it.
+_CACHE_SIZE = 8
+_cache: OrderedDict[tuple[object, ...], LoadResult] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def load_plan(plan_dir: Path, *, agencies: Collection[str] | None = None) -> LoadResult:
     """Read and check the plan in ``plan_dir``. Agency names are checked when ``agencies`` is
-    given. ``result.plan`` is None unless there were no errors."""
-    return _Loader(plan_dir, agencies).run()
+    given. ``result.plan`` is None unless there were no errors.
+
+    Unchanged files give the same result without parsing them again (the same ``Plan`` object:
+    treat it as read-only).
+    """
+    try:
+        snapshot = take_snapshot(plan_dir)
+    except OSError as exc:
+        where = str(exc.filename or plan_dir)
+        return LoadResult(None, [PlanError(where, None, "", f"cannot be read: {exc.strerror}")])
+    key = (
+        str(plan_dir),
+        tuple(agencies) if agencies is not None else None,
+        snapshot.digest,
+        snapshot.exists,
+        snapshot.folders,
+    )
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+    if cached is None:
+        cached = _Loader(snapshot, agencies).run()
+        with _cache_lock:
+            _cache[key] = cached
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return LoadResult(cached.plan, list(cached.errors))
 
 
 def load_checked_plan(settings: Settings) -> Plan:
@@ -97,11 +134,11 @@ class _Doc:
 
 
 class _Loader:
-    def __init__(self, plan_dir: Path, agencies: Collection[str] | None) -> None:
-        self.dir = plan_dir
+    def __init__(self, snapshot: Snapshot, agencies: Collection[str] | None) -> None:
+        self.snapshot = snapshot
+        self.dir = snapshot.root
         self.agencies = list(agencies) if agencies is not None else None
         self.errors: list[PlanError] = []
-        self.files: dict[str, bytes] = {}
         self.catalogue: dict[str, CatalogueItem] = {}
         self.catalogue_files: dict[str, str] = {}  # id -> display path, for messages
         self.known_ids: set[str] = set()  # including items with errors: no knock-on errors
@@ -112,22 +149,18 @@ class _Loader:
         return str(self.dir / rel)
 
     def _read(self, rel: str) -> _Doc | None:
-        path = self.dir / rel
-        self.files[rel] = path.read_bytes()
-        doc, errors = read_yaml(path, self._display(rel))
+        doc, errors = read_yaml(self.snapshot.files[rel], self._display(rel))
         self.errors.extend(errors)
         return _Doc(rel, self._display(rel), doc) if doc is not None else None
 
     def _yaml_files(self, folder: str) -> list[str] | None:
-        path = self.dir / folder
-        if not path.is_dir():
+        if folder not in self.snapshot.folders:
             self.errors.append(PlanError(self._display(folder), None, "", "this folder is missing"))
             return None
-        names = sorted(p.name for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
-        return [f"{folder}/{name}" for name in names]
+        return sorted(rel for rel in self.snapshot.files if rel.startswith(f"{folder}/"))
 
     def run(self) -> LoadResult:
-        if not self.dir.is_dir():
+        if not self.snapshot.exists:
             return LoadResult(None, [PlanError(str(self.dir), None, "", "no such folder")])
         slot, lead_days = self._plan_file()
         self._catalogue()
@@ -136,23 +169,20 @@ class _Loader:
             # In reading order: file by file, top to bottom (stable for errors on one line).
             self.errors.sort(key=lambda error: (error.file, error.line or 0))
             return LoadResult(None, self.errors)
-        digest = hashlib.sha256()
-        for rel in sorted(self.files):
-            digest.update(rel.encode() + b"\0" + self.files[rel] + b"\0")
         plan = Plan(
             slot=slot,
             draft_lead_days=lead_days,
             catalogue=self.catalogue,
             themes=dict(sorted(themes.items())),
-            files=tuple(sorted(self.files)),
-            digest=digest.hexdigest(),
+            files=tuple(sorted(self.snapshot.files)),
+            digest=self.snapshot.digest,
         )
         return LoadResult(plan, [])
 
     # --- plan.yaml -----------------------------------------------------------------------------
 
     def _plan_file(self) -> tuple[SendSlot | None, int]:
-        if not (self.dir / PLAN_FILE).is_file():
+        if PLAN_FILE not in self.snapshot.files:
             self.errors.append(
                 PlanError(
                     self._display(PLAN_FILE),
