@@ -7,10 +7,16 @@ from pathlib import Path
 import pytest
 
 from newsletter.assemble.checks import check_contrast, check_variant, contrast_ratio
-from newsletter.assemble.links import LinkRegistry, marker, markers_in, resolve_markers
+from newsletter.assemble.links import (
+    LinkRegistry,
+    href_for,
+    marker,
+    markers_in,
+    resolve_markers,
+)
 from newsletter.assemble.markdown import render_prose
 from newsletter.config import Settings
-from newsletter.models import LinkKind
+from newsletter.models import Link, LinkKind
 from tests.conftest import make_settings
 
 UNSUB = "http://127.0.0.1:8000/u/__NL_SUBSCRIBER__"
@@ -148,3 +154,14 @@ def test_link_markers_resolve_to_each_agencys_href() -> None:
     body = f"a {marker(1)} b {marker(12)}"
     assert markers_in(body) == {1, 12}
     assert resolve_markers(body, {1: "X", 12: "Y"}) == "a X b Y"
+
+
+def test_mailto_links_in_prose_are_left_as_they_are(plain_settings: Settings) -> None:
+    link = Link(id=3, bulletin_id=1, position=1, kind=LinkKind.other, url="mailto:lado@example.org")
+    assert href_for(plain_settings, link, month="2026-07", agency="health") == (
+        "mailto:lado@example.org"
+    )
+    web = Link(id=4, bulletin_id=1, position=2, kind=LinkKind.other, url="https://x.org/a")
+    assert href_for(plain_settings, web, month="2026-07", agency="health") == (
+        "http://127.0.0.1:8000/c/__NL_TOKEN__/4"
+    )

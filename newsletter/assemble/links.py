@@ -95,6 +95,8 @@ class LinkRegistry:
 
 def href_for(settings: Settings, link: Link, *, month: str, agency: str) -> str:
     """What a link's href is in ``agency``'s variant (see the module docstring)."""
+    if link.url.lower().startswith("mailto:"):
+        return link.url  # a mail client opens it; neither a redirect nor UTM applies
     if settings.tracking != "off":
         assert link.id is not None
         return urls.click_url(settings, link.id)
