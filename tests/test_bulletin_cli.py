@@ -133,3 +133,26 @@ def test_a_month_that_is_not_a_month_is_refused(env: str) -> None:
     result = runner.invoke(app, ["bulletin", "build", "July"])
     assert result.exit_code == 2
     assert "YYYY-MM" in result.output
+
+
+def test_build_with_an_invalid_plan_names_each_error_and_builds_nothing(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    broken = tmp_path / "campaigns"
+    shutil.copytree(REPO / "campaigns", broken)
+    theme = broken / "themes" / "2026-07.yaml"
+    theme.write_text(theme.read_text().replace("ref: course-icon", "ref: course-nope", 1))
+    monkeypatch.setenv("NEWSLETTER_PLAN_DIR", str(broken))
+
+    result = runner.invoke(app, ["bulletin", "build", "2026-07"])
+
+    assert result.exit_code == 1
+    assert "2026-07.yaml:" in result.output
+    assert "course-nope" in result.output
+    assert "fix them first" in result.output
+    engine = make_engine(env)
+    with Session(engine) as session:
+        assert session.exec(select(Bulletin)).all() == []
+    engine.dispose()

@@ -30,7 +30,7 @@ def _plan(settings: Settings) -> Plan:
         return load_checked_plan(settings)
     except PlanInvalid as exc:
         for error in exc.errors:
-            console.print(str(error), markup=False)
+            console.print(str(error), markup=False, soft_wrap=True)
         fail(f"the plan has {len(exc.errors)} error(s); fix them first (newsletter plan check)")
 
 
@@ -157,7 +157,7 @@ def approve(
         except ApprovalRefused as exc:
             session.rollback()
             for reason in exc.reasons:
-                console.print(f"- {reason}", markup=False)
+                console.print(f"- {reason}", markup=False, soft_wrap=True)
             fail(f"bulletin {month} was not approved")
         session.commit()
     when = bulletin.send_at.strftime("%Y-%m-%d %H:%M UTC") if bulletin.send_at else "not set"
