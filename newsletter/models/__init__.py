@@ -11,6 +11,7 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.reports import CourseBooking, EventRollup, MachineReasonRollup, RollupLevel
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -26,14 +27,18 @@ __all__ = [
     "Agency",
     "Audience",
     "Bulletin",
+    "CourseBooking",
     "BulletinStatus",
     "Delivery",
     "DeliveryStatus",
     "Event",
     "EventSource",
+    "EventRollup",
     "EventType",
     "Link",
     "LinkKind",
+    "MachineReasonRollup",
+    "RollupLevel",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

@@ -1,0 +1,1 @@
+"""Reports for the board: training-link engagement by course, agency and month."""
