@@ -134,15 +134,31 @@ def training_text(report: TrainingReport, *, fmt: Format, min_count: int) -> str
 def bulletin_text(report: BulletinReport, *, fmt: Format, min_count: int) -> str:
     """The bulletin report as table, csv or json text."""
     parts = [
-        ("by_agency", "By agency", public.BULLETIN_AGENCY_COLUMNS,
-         public.bulletin_agency_records(report, min_count)),
-        ("links", "Click map: by section and link (all agencies)", public.LINK_COLUMNS,
-         public.link_records(report, min_count)),
-        ("feedback", "Feedback per section", public.FEEDBACK_COLUMNS,
-         public.feedback_records(report, min_count)),
-        ("top_courses", "Top courses", public.COURSE_COLUMNS,
-         public.course_records(report, min_count)),
-    ]  # fmt: skip
+        (
+            "by_agency",
+            "By agency",
+            public.BULLETIN_AGENCY_COLUMNS,
+            public.bulletin_agency_records(report, min_count),
+        ),
+        (
+            "links",
+            "Click map: by section and link (all agencies)",
+            public.LINK_COLUMNS,
+            public.link_records(report, min_count),
+        ),
+        (
+            "feedback",
+            "Feedback per section",
+            public.FEEDBACK_COLUMNS,
+            public.feedback_records(report, min_count),
+        ),
+        (
+            "top_courses",
+            "Top courses",
+            public.COURSE_COLUMNS,
+            public.course_records(report, min_count),
+        ),
+    ]
     machine = public.machine_statement(report.machine_rules)
     hidden = public.suppression_statement(min_count)
     if fmt == "json":

@@ -14,8 +14,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, false, func, null, union_all
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, and_, case, distinct, false, func, null, select, union_all
+from sqlmodel import Session, col
 
 from newsletter.models import (
     Delivery,
@@ -73,9 +73,7 @@ def _raw_measures() -> list[Any]:
         func.count().label("events_all"),
         func.sum(case((_human(), 1), else_=0)).label("events_human"),
         func.count(distinct(col(Event.delivery_id))).label("deliveries_all"),
-        func.count(distinct(case((_human(), col(Event.delivery_id))))).label(
-            "deliveries_human"
-        ),
+        func.count(distinct(case((_human(), col(Event.delivery_id))))).label("deliveries_human"),
         func.sum(case((anonymous, 1), else_=0)).label("anonymous_all"),
         func.sum(case((and_(anonymous, _human()), 1), else_=0)).label("anonymous_human"),
     ]
@@ -127,7 +125,7 @@ def engagement(
         raw_keys.append(null().label("k_extra"))
         roll_keys.append(null().label("k_extra"))
 
-    raw = select(*raw_keys, *_raw_measures()).where(
+    raw: Any = select(*raw_keys, *_raw_measures()).where(
         col(Event.bulletin_id).in_(ids), col(Event.type).in_(kinds)
     )
     if level is RollupLevel.item:
@@ -135,7 +133,7 @@ def engagement(
     elif level is RollupLevel.link:
         raw = raw.where(col(Event.link_id).is_not(None))
     raw = raw.group_by(*(k.element for k in raw_keys[:3]), *_extra_group(level))
-    rolled = select(*roll_keys, *_rollup_measures()).where(
+    rolled: Any = select(*roll_keys, *_rollup_measures()).where(
         col(EventRollup.level) == level.value,
         col(EventRollup.bulletin_id).in_(ids),
         col(EventRollup.type).in_(kinds),
@@ -191,7 +189,7 @@ def machine_rules(session: Session, *, bulletin_ids: Collection[int]) -> list[Ma
     if not bulletin_ids:
         return []
     ids = sorted(bulletin_ids)
-    raw = (
+    raw: Any = (
         select(
             col(Event.rules_version).label("version"),
             col(Event.machine_reason).label("reason"),
@@ -200,7 +198,7 @@ def machine_rules(session: Session, *, bulletin_ids: Collection[int]) -> list[Ma
         .where(col(Event.bulletin_id).in_(ids), col(Event.machine).is_(True))
         .group_by(col(Event.rules_version), col(Event.machine_reason))
     )
-    rolled = select(
+    rolled: Any = select(
         col(MachineReasonRollup.rules_version).label("version"),
         col(MachineReasonRollup.reason).label("reason"),
         col(MachineReasonRollup.events).label("events"),

@@ -163,7 +163,7 @@ def training_records(report: TrainingReport, min_count: int) -> list[dict[str, V
 
 
 def bulletin_agency_records(report: BulletinReport, min_count: int) -> list[dict[str, Value]]:
-    out = []
+    out: list[dict[str, Value]] = []
     for r in [*report.reach, report.total]:
         out.append(
             {

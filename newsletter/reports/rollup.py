@@ -16,10 +16,21 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, distinct, exists, func, insert
-from sqlalchemy import literal, null
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    distinct,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from newsletter.models import Event, EventRollup, Link, MachineReasonRollup, RollupLevel, utcnow
 from newsletter.reports.measures import item_key_expression
@@ -83,29 +94,30 @@ def _rollup_select(level: RollupLevel, before: datetime, now: datetime) -> Any:
     anonymous = col(Event.delivery_id).is_(None)
     # The same delivery, in the same group, still has a raw event after the cut-off.
     same_group: list[ColumnElement[bool]] = [
-        newer.occurred_at >= before,
-        newer.delivery_id == col(Event.delivery_id),
-        newer.type == col(Event.type),
+        col(newer.occurred_at) >= before,
+        col(newer.delivery_id) == col(Event.delivery_id),
+        col(newer.type) == col(Event.type),
     ]
     link_id: Any = null()
     item_key: Any = null()
     group: list[Any] = [col(Event.bulletin_id), col(Event.agency), col(Event.type)]
     if level is RollupLevel.link:
-        same_group.append(newer.link_id == col(Event.link_id))
+        same_group.append(col(newer.link_id) == col(Event.link_id))
         link_id = col(Event.link_id)
         group.append(link_id)
     elif level is RollupLevel.item:
         newer_link = aliased(Link)
         same_group.append(
             exists().where(
-                newer_link.id == newer.link_id,
-                func.coalesce(newer_link.catalogue_id, newer_link.url) == item_key_expression(),
+                col(newer_link.id) == col(newer.link_id),
+                func.coalesce(col(newer_link.catalogue_id), col(newer_link.url))
+                == item_key_expression(),
             )
         )
         item_key = item_key_expression()
         group.append(item_key)
     remains = exists().where(*same_group)
-    remains_human = exists().where(*same_group, newer.machine.is_(False))
+    remains_human = exists().where(*same_group, col(newer.machine).is_(False))
     only_old: ColumnElement[bool] = ~remains
     query = select(
         literal(level.value),

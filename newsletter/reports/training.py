@@ -114,6 +114,7 @@ def reach_of(session: Session, bulletins: Sequence[Bulletin]) -> dict[tuple[int,
     keys = set(sent) | {(b, a) for (b, a, _t) in counts if a is not None}
     out: dict[tuple[int, str], Reach] = {}
     for bulletin_id, agency in sorted(keys):
+
         def get(kind: EventType, b: int = bulletin_id, a: str = agency) -> Counts:
             return counts.get((b, a, kind.value), ZERO)
 
@@ -168,13 +169,13 @@ def build_training_report(
         key = link.catalogue_id or link.url
         if course is not None and link.catalogue_id != course:
             continue
-        title, kind, audience = link.title, link.kind, set(link.agencies) if link.agencies else None
+        title, audience = link.title, set(link.agencies) if link.agencies else None
         previous = seen.get((link.bulletin_id, key))
         if previous is not None:
             title = previous[0] or title
             prev_aud = previous[3]
             audience = None if prev_aud is None or audience is None else prev_aud | audience
-        seen[(link.bulletin_id, key)] = (title, key, str(kind), audience)
+        seen[(link.bulletin_id, key)] = (title, key, str(link.kind), audience)
     bookings = _bookings(session, month_from=month_from, month_to=month_to)
     used: set[tuple[str, str, str]] = set()
     rows: list[TrainingRow] = []
@@ -188,7 +189,7 @@ def build_training_report(
             if booking is not None:
                 used.add((key, ag, r.month))
 
-            def get(kind_: EventType, b: int = b, ag: str = ag) -> Counts:
+            def get(kind_: EventType, b: int = b, ag: str = ag, key: str = key) -> Counts:
                 return items.get((b, ag, kind_.value, key), ZERO)
 
             rows.append(
@@ -207,9 +208,7 @@ def build_training_report(
             )
     order = {slug: i for i, slug in enumerate(names)}
     rows.sort(key=lambda r: (r.course_id, r.month, order.get(r.agency, len(order)), r.agency))
-    kept_reach = [
-        r for r in reach.values() if agency is None or r.agency == agency
-    ]
+    kept_reach = [r for r in reach.values() if agency is None or r.agency == agency]
     unmatched = [
         b
         for k, b in sorted(bookings.items())

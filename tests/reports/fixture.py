@@ -57,23 +57,57 @@ class July:
 def build_july(session: Session) -> July:
     make_agency(session, slug="health", name="Health", position=1)
     make_agency(session, slug="police", name="Police", position=2)
-    bulletin = make_bulletin(session, month="2026-07", theme="Non-Accidental Injuries",
-                             status=BulletinStatus.sent)  # fmt: skip
+    bulletin = make_bulletin(
+        session, month="2026-07", theme="Non-Accidental Injuries", status=BulletinStatus.sent
+    )
     health_variant = make_variant(session, bulletin, agency="health")
     police_variant = make_variant(session, bulletin, agency="police")
-    icon1 = make_link(session, bulletin, position=1, section="Training", catalogue_id="icon",
-                      title="ICON: babies cry, you can cope")  # fmt: skip
-    icon2 = make_link(session, bulletin, position=2, section="Further reading",
-                      catalogue_id="icon", title="ICON: babies cry, you can cope")  # fmt: skip
-    neglect = make_link(session, bulletin, position=3, section="Training",
-                        catalogue_id="neglect", title="Child Neglect", agencies=["police"])  # fmt: skip
-    make_link(session, bulletin, position=4, section="Briefings", kind=LinkKind.briefing,
-              catalogue_id="7mb-nai", title="7-minute briefing")  # fmt: skip
-    feedback = make_link(session, bulletin, position=5, section="Training",
-                         kind=LinkKind.feedback, catalogue_id=None, title="Was this useful?",
-                         url="https://example.org/feedback")  # fmt: skip
+    icon1 = make_link(
+        session,
+        bulletin,
+        position=1,
+        section="Training",
+        catalogue_id="icon",
+        title="ICON: babies cry, you can cope",
+    )
+    icon2 = make_link(
+        session,
+        bulletin,
+        position=2,
+        section="Further reading",
+        catalogue_id="icon",
+        title="ICON: babies cry, you can cope",
+    )
+    neglect = make_link(
+        session,
+        bulletin,
+        position=3,
+        section="Training",
+        catalogue_id="neglect",
+        title="Child Neglect",
+        agencies=["police"],
+    )
+    make_link(
+        session,
+        bulletin,
+        position=4,
+        section="Briefings",
+        kind=LinkKind.briefing,
+        catalogue_id="7mb-nai",
+        title="7-minute briefing",
+    )
+    feedback = make_link(
+        session,
+        bulletin,
+        position=5,
+        section="Training",
+        kind=LinkKind.feedback,
+        catalogue_id=None,
+        title="Was this useful?",
+        url="https://example.org/feedback",
+    )
 
-    def delivery(agency: str, **kw: object):  # type: ignore[no-untyped-def]
+    def delivery(agency: str, **kw: object):
         variant = health_variant if agency == "health" else police_variant
         subscriber = make_subscriber(session, agency=agency)
         return make_delivery(session, bulletin, subscriber, variant, sent_at=SENT, **kw)
@@ -82,12 +116,13 @@ def build_july(session: Session) -> July:
     delivery("health", status=DeliveryStatus.failed)
     p = [delivery("police") for _ in range(3)]
 
-    def ev(d, kind: EventType, *, link=None, at=EARLY, machine=None):  # type: ignore[no-untyped-def]
+    def ev(d, kind: EventType, *, link=None, at=EARLY, machine=None):
         extra = {}
         if machine:
             extra = {"machine": True, "machine_reason": machine, "rules_version": "v1"}
-        make_event(session, d, type=kind, link_id=link.id if link else None, occurred_at=at,
-                   **extra)  # fmt: skip
+        make_event(
+            session, d, type=kind, link_id=link.id if link else None, occurred_at=at, **extra
+        )
 
     ev(h[0], EventType.open)
     ev(h[0], EventType.click, link=icon1)
@@ -101,8 +136,13 @@ def build_july(session: Session) -> July:
     ev(h[5], EventType.open, at=LATE)
     ev(h[5], EventType.click, link=icon2)
     session.add(
-        Event(bulletin_id=bulletin.id, agency="health", link_id=icon1.id, type=EventType.click,
-              occurred_at=LATE)  # fmt: skip
+        Event(
+            bulletin_id=bulletin.id,
+            agency="health",
+            link_id=icon1.id,
+            type=EventType.click,
+            occurred_at=LATE,
+        )
     )
     ev(p[0], EventType.click, link=neglect, at=LATE)
     ev(p[0], EventType.feedback_yes, link=feedback)

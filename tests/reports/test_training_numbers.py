@@ -9,7 +9,9 @@ from newsletter.reports.training import build_training_report
 from tests.reports.fixture import build_july
 
 
-def _rows(session: Session, min_count: int = 0, **kw: object) -> dict[tuple[str, str], dict]:
+def _rows(
+    session: Session, min_count: int = 0, **kw: object
+) -> dict[tuple[str, str], dict[str, object]]:
     report = build_training_report(session, **kw)  # type: ignore[arg-type]
     return {(r["course_id"], r["agency"]): r for r in training_records(report, min_count)}  # type: ignore[misc]
 
