@@ -109,9 +109,9 @@ def heat_map(courses: Sequence[str], agencies: Sequence[str], cells: list[list[V
 def _cmap() -> object:
     from matplotlib.colors import LinearSegmentedColormap
 
-    cmap = LinearSegmentedColormap.from_list("nl", ["#f3f6fb", "#1d4f91"])
-    cmap.set_bad("#d9d9d9")
-    return cmap
+    return LinearSegmentedColormap.from_list("nl", ["#f3f6fb", "#1d4f91"]).with_extremes(
+        bad="#d9d9d9"
+    )
 
 
 def funnels(months: Sequence[str], stages: dict[str, list[Value]]) -> str:

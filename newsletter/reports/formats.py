@@ -67,7 +67,7 @@ def _console_text(*parts: Any) -> str:
     console = Console(record=True, width=400, file=io.StringIO(), highlight=False)
     for part in parts:
         console.print(part)
-    return console.export_text()
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
 
 def _csv_block(columns: Sequence[Column], records: Sequence[dict[str, Value]]) -> str:
