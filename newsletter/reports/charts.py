@@ -62,7 +62,7 @@ def ctr_by_month(months: Sequence[str], series: dict[str, list[Value]], *, hidde
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
     ax.text(
         0,
-        -0.3,
+        -0.18,
         f"Gaps and {hidden}: fewer than the threshold of people.",
         transform=ax.transAxes,
         fontsize=7,
@@ -139,6 +139,6 @@ def funnels(months: Sequence[str], stages: dict[str, list[Value]]) -> str:
     ax.set_xticks(x, labels=list(months), fontsize=8, rotation=60 if len(months) > 8 else 0)
     ax.set_ylabel("People")
     ax.grid(axis="y", color="#ddd")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title("Each bulletin's funnel: delivered, opened (indicative), clicked")
     return _svg(fig, "funnels")
