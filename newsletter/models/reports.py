@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from newsletter.models._base import utcnow
@@ -97,4 +97,13 @@ Index(
     Delivery.__table__.c.bulletin_id,  # type: ignore[attr-defined]
     Delivery.__table__.c.agency,  # type: ignore[attr-defined]
     Delivery.__table__.c.status,  # type: ignore[attr-defined]
+)
+# How machine activity was identified: only machine events, so a small partial index.
+Index(
+    "ix_event_machine_reason",
+    Event.__table__.c.bulletin_id,  # type: ignore[attr-defined]
+    Event.__table__.c.rules_version,  # type: ignore[attr-defined]
+    Event.__table__.c.machine_reason,  # type: ignore[attr-defined]
+    sqlite_where=text("machine = 1"),
+    postgresql_where=text("machine = true"),
 )

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from newsletter.models import Bulletin, EventType, Link, LinkKind, RollupLevel
-from newsletter.reports.measures import ZERO, Counts, MachineRule, engagement, machine_rules
+from newsletter.reports.measures import (
+    ZERO,
+    Counts,
+    MachineRule,
+    engagement,
+    item_counts,
+    machine_rules,
+)
 from newsletter.reports.training import (
     ITEM_TYPES,
     Reach,
@@ -84,10 +91,10 @@ def build_bulletin_report(session: Session, *, month: str, top: int = 10) -> Bul
     ids = [bulletin.id]
     types = [t.value for t in ITEM_TYPES]
     per_link = engagement(session, level=RollupLevel.link, bulletin_ids=ids, types=types)
-    per_item = engagement(session, level=RollupLevel.item, bulletin_ids=ids, types=types)
     links = session.exec(
         select(Link).where(col(Link.bulletin_id) == bulletin.id).order_by(col(Link.position))
     ).all()
+    per_item = item_counts(session, bulletin_ids=ids, types=types, links=links, per_link=per_link)
 
     def link_total(link_id: int | None, kind: EventType) -> Counts:
         # Summing over agencies keeps unique counts exact: a delivery has one agency.

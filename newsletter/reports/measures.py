@@ -14,7 +14,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, false, func, null, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    distinct,
+    false,
+    func,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlmodel import Session, col
 
 from newsletter.models import (
@@ -96,11 +107,14 @@ def engagement(
     level: RollupLevel,
     bulletin_ids: Collection[int],
     types: Collection[str],
+    link_ids: Collection[int] | None = None,
+    item_keys: Collection[str] | None = None,
 ) -> dict[tuple[Any, ...], Counts]:
     """Counts per group of ``level`` for the given bulletins and event types.
 
     Keys: ``bulletin`` -> (bulletin_id, agency, type); ``link`` -> (bulletin_id, agency, type,
     link_id); ``item`` -> (bulletin_id, agency, type, item key). Groups without events are absent.
+    ``link_ids`` / ``item_keys`` narrow the raw / rolled-up rows (item level; see item_counts).
     """
     if not bulletin_ids or not types:
         return {}
@@ -130,6 +144,8 @@ def engagement(
     )
     if level is RollupLevel.item:
         raw = raw.join(Link, col(Link.id) == col(Event.link_id))
+        if link_ids is not None:
+            raw = raw.where(col(Event.link_id).in_(sorted(link_ids)))
     elif level is RollupLevel.link:
         raw = raw.where(col(Event.link_id).is_not(None))
     raw = raw.group_by(*(k.element for k in raw_keys[:3]), *_extra_group(level))
@@ -138,6 +154,8 @@ def engagement(
         col(EventRollup.bulletin_id).in_(ids),
         col(EventRollup.type).in_(kinds),
     )
+    if item_keys is not None:
+        rolled = rolled.where(col(EventRollup.item_key).in_(sorted(item_keys)))
     both = union_all(raw, rolled).subquery()
     query = select(
         both.c.k_bulletin,
@@ -157,6 +175,51 @@ def engagement(
         if level is not RollupLevel.bulletin:
             key = (*key, extra)
         out[key] = Counts(int(ev_all), int(ev_human), int(u_all), int(u_human))
+    return out
+
+
+def item_counts(
+    session: Session,
+    *,
+    bulletin_ids: Collection[int],
+    types: Collection[str],
+    links: Sequence[Link],
+    per_link: dict[tuple[Any, ...], Counts] | None = None,
+) -> dict[tuple[Any, ...], Counts]:
+    """Counts per (bulletin_id, agency, type, item key) for the items of ``links``.
+
+    An item on one link of a bulletin (the usual case) has that link's counts, which come from
+    the index-ordered link-level scan (``per_link``, computed when not given). Only items on
+    several links of one bulletin need their own query: one person clicking both is one person.
+    """
+    if per_link is None:
+        per_link = engagement(
+            session, level=RollupLevel.link, bulletin_ids=bulletin_ids, types=types
+        )
+    key_of: dict[int, str] = {}
+    groups: dict[tuple[int, str], list[int]] = {}
+    for link in links:
+        if link.id is None:
+            continue
+        key = link.catalogue_id or link.url
+        key_of[link.id] = key
+        groups.setdefault((link.bulletin_id, key), []).append(link.id)
+    multi = {k: ids for k, ids in groups.items() if len(ids) > 1}
+    out: dict[tuple[Any, ...], Counts] = {}
+    for (bulletin_id, agency, kind, link_id), counts in per_link.items():
+        item = key_of.get(link_id)
+        if item is not None and (bulletin_id, item) not in multi:
+            out[(bulletin_id, agency, kind, item)] = counts
+    if multi:
+        shared = engagement(
+            session,
+            level=RollupLevel.item,
+            bulletin_ids={b for b, _k in multi},
+            types=types,
+            link_ids=[i for ids in multi.values() for i in ids],
+            item_keys={k for _b, k in multi},
+        )
+        out.update({k: c for k, c in shared.items() if (k[0], k[3]) in multi})
     return out
 
 
@@ -195,7 +258,8 @@ def machine_rules(session: Session, *, bulletin_ids: Collection[int]) -> list[Ma
             col(Event.machine_reason).label("reason"),
             func.count().label("events"),
         )
-        .where(col(Event.bulletin_id).in_(ids), col(Event.machine).is_(True))
+        # "machine = true", written as the partial index ix_event_machine_reason says it.
+        .where(col(Event.bulletin_id).in_(ids), col(Event.machine) == true())
         .group_by(col(Event.rules_version), col(Event.machine_reason))
     )
     rolled: Any = select(

@@ -17,6 +17,7 @@ from newsletter.reports.measures import (
     Counts,
     MachineRule,
     engagement,
+    item_counts,
     machine_rules,
     sent_counts,
 )
@@ -150,9 +151,6 @@ def build_training_report(
     bulletins = bulletins_in_range(session, month_from=month_from, month_to=month_to)
     ids = [b.id for b in bulletins if b.id is not None]
     reach = reach_of(session, bulletins)
-    items = engagement(
-        session, level=RollupLevel.item, bulletin_ids=ids, types=[t.value for t in ITEM_TYPES]
-    )
     links = (
         session.exec(
             select(Link)
@@ -162,6 +160,7 @@ def build_training_report(
         if ids
         else []
     )
+    items = item_counts(session, bulletin_ids=ids, types=[t.value for t in ITEM_TYPES], links=links)
     # An item may appear in several links of one bulletin (several sections, or one link per
     # targeted agency group); it is one row per agency that saw any of them.
     seen: dict[tuple[int, str], tuple[str, str, str, set[str] | None]] = {}
