@@ -143,6 +143,8 @@ def build_training_report(
     """One row per item of ``kinds`` x agency x month, for every agency the item reached
     (targeted items only for their agencies), including rows with no engagement at all."""
     names = agency_names(session)
+    if not kinds:
+        raise ReportError(f"choose at least one kind: {', '.join(ALL_KINDS)}")
     unknown = sorted(set(kinds) - set(ALL_KINDS))
     if unknown:
         raise ReportError(f"unknown kind {', '.join(unknown)}; choose from {', '.join(ALL_KINDS)}")

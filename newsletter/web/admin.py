@@ -165,8 +165,9 @@ def training_report(
     request: Request,
     db: SessionDep,
     settings: SettingsDep,
-    month_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
-    month_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    # An empty field of the index page's form means "no limit".
+    month_from: Annotated[str | None, Query(alias="from", pattern=r"^(\d{4}-\d{2})?$")] = None,
+    month_to: Annotated[str | None, Query(alias="to", pattern=r"^(\d{4}-\d{2})?$")] = None,
     agency: str | None = None,
     course: str | None = None,
     kinds: str = ",".join(DEFAULT_KINDS),

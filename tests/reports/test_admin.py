@@ -82,6 +82,9 @@ def test_an_administrator_signs_in_and_sees_both_reports(client: TestClient) -> 
     bulletin = client.get("/admin/reports/bulletin/2026-07")
     assert bulletin.status_code == 200
     assert "Click map" in bulletin.text
+    blank_form = {"from": "", "to": "", "kinds": "course,briefing", "format": "html"}
+    assert client.get("/admin/reports/training", params=blank_form).status_code == 200
+    assert client.get("/admin/reports/training", params={"from": "July"}).status_code == 422
     assert client.get("/admin/reports/bulletin/2030-01").status_code == 404
     assert client.get("/admin/reports/training", params={"agency": "fire"}).status_code == 400
 

@@ -105,6 +105,7 @@ def test_report_commands_refuse_bad_arguments_with_a_clear_error(
         ("report", "training", "--format", "pdf"): "choose one of table, csv, json, html",
         ("report", "training", "--agency", "fire"): "unknown agency 'fire'",
         ("report", "training", "--kinds", "course,video"): "unknown kind video",
+        ("report", "training", "--kinds", ","): "choose at least one kind",
         ("report", "training", "--from", "2026-08", "--to", "2026-07"): "is after --to",
         ("report", "bulletin", "2026-08"): "no bulletin for 2026-08",
     }
