@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
 )
 from sqlalchemy.orm import aliased
@@ -62,10 +63,17 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
     """
     if before.tzinfo is None:
         raise ValueError("before must be timezone-aware (UTC)")
+    # Every statement below works on the same events, even if old-dated events are recorded
+    # meanwhile (each PostgreSQL statement sees its own snapshot): those with id <= last.
+    last = session.execute(
+        select(func.max(col(Event.id))).where(col(Event.occurred_at) < before)
+    ).scalar()
+    if last is None:
+        return 0
     now = utcnow()
     for level in RollupLevel:
         session.execute(
-            insert(EventRollup).from_select(_COLUMNS, _rollup_select(level, before, now))
+            insert(EventRollup).from_select(_COLUMNS, _rollup_select(level, before, last, now))
         )
     reasons = (
         select(
@@ -74,7 +82,7 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
             col(Event.machine_reason),
             func.count(),
         )
-        .where(col(Event.occurred_at) < before, col(Event.machine).is_(True))
+        .where(col(Event.occurred_at) < before, col(Event.id) <= last, col(Event.machine).is_(True))
         .group_by(col(Event.bulletin_id), col(Event.rules_version), col(Event.machine_reason))
     )
     session.execute(
@@ -82,19 +90,21 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
             ["bulletin_id", "rules_version", "reason", "events"], reasons
         )
     )
-    result = session.execute(delete(Event).where(col(Event.occurred_at) < before))
+    result = session.execute(
+        delete(Event).where(col(Event.occurred_at) < before, col(Event.id) <= last)
+    )
     count = int(getattr(result, "rowcount", 0) or 0)
     log.info("rolled up %d events older than %s", count, before.isoformat())
     return count
 
 
-def _rollup_select(level: RollupLevel, before: datetime, now: datetime) -> Any:
+def _rollup_select(level: RollupLevel, before: datetime, last: int, now: datetime) -> Any:
     newer = aliased(Event)
     human = col(Event.machine).is_(False)
     anonymous = col(Event.delivery_id).is_(None)
     # The same delivery, in the same group, still has a raw event after the cut-off.
     same_group: list[ColumnElement[bool]] = [
-        col(newer.occurred_at) >= before,
+        or_(col(newer.occurred_at) >= before, col(newer.id) > last),
         col(newer.delivery_id) == col(Event.delivery_id),
         col(newer.type) == col(Event.type),
     ]
@@ -133,7 +143,7 @@ def _rollup_select(level: RollupLevel, before: datetime, now: datetime) -> Any:
         func.sum(case((anonymous, 1), else_=0)),
         func.sum(case((and_(anonymous, human), 1), else_=0)),
         literal(now, type_=EventRollup.__table__.c.rolled_up_at.type),  # type: ignore[attr-defined]
-    ).where(col(Event.occurred_at) < before)
+    ).where(col(Event.occurred_at) < before, col(Event.id) <= last)
     if level is RollupLevel.link:
         query = query.where(col(Event.link_id).is_not(None))
     elif level is RollupLevel.item:
