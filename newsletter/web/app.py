@@ -9,7 +9,7 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import archive, health
+from newsletter.web import admin, archive, health
 
 
 def create_app(
@@ -30,4 +30,5 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
     app.include_router(archive.router)
+    admin.install(app, settings)
     return app
