@@ -24,8 +24,8 @@ Contract of :func:`import_csv`:
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import logging
 import re
 import secrets
@@ -162,7 +162,7 @@ class _Agencies:
         return self.lookup.get(value.strip().lower())
 
 
-def _open_text(source: Path | IO[bytes]) -> tuple[IO[bytes], io.TextIOWrapper]:
+def _open(source: Path | IO[bytes]) -> IO[bytes]:
     raw: IO[bytes] = source.open("rb") if isinstance(source, Path) else source
     try:
         head = raw.read(_SNIFF_BYTES)
@@ -173,7 +173,20 @@ def _open_text(source: Path | IO[bytes]) -> tuple[IO[bytes], io.TextIOWrapper]:
         raise ImportFileError("the file is UTF-16 text: save the spreadsheet as 'CSV UTF-8'")
     if b"\x00" in head:
         raise ImportFileError("the file holds binary data, not CSV text")
-    return raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    return raw
+
+
+def _decoded_lines(raw: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so a bad byte is blamed on its line."""
+    for number, data in enumerate(raw, start=1):
+        if number == 1 and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        try:
+            yield data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"line {number}: not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"
+            ) from None
 
 
 def _read_header(fields: list[str], line: int) -> dict[str, int]:
@@ -202,9 +215,9 @@ def _read_header(fields: list[str], line: int) -> dict[str, int]:
     return {n: i for i, n in enumerate(names) if n in COLUMNS}
 
 
-def _records(text_io: io.TextIOWrapper) -> Iterator[tuple[int, list[str]]]:
+def _records(raw: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     """(first line number, fields) of every non-blank CSV record; file errors raised."""
-    reader = csv.reader(text_io, strict=True)
+    reader = csv.reader(_decoded_lines(raw), strict=True)
     line = 0
     while True:
         start = line + 1
@@ -212,10 +225,6 @@ def _records(text_io: io.TextIOWrapper) -> Iterator[tuple[int, list[str]]]:
             fields = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"line {start}: not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"
-            ) from None
         except csv.Error as exc:
             raise ImportFileError(f"line {start}: not readable as CSV: {exc}") from None
         line = reader.line_num
@@ -471,9 +480,9 @@ def import_csv(
         consent_source=consent_source,
         now=now,
     )
-    raw, text_io = _open_text(source)
+    raw = _open(source)
     try:
-        records = _records(text_io)
+        records = _records(raw)
         header = next(records, None)
         if header is None:
             raise ImportFileError(f"the file is empty; expected a header row {','.join(COLUMNS)}")
@@ -498,9 +507,7 @@ def import_csv(
         session.execute(text(f"DROP TABLE {_SEEN}"))
     finally:
         if isinstance(source, Path):
-            text_io.close()
-        else:
-            text_io.detach()
+            raw.close()
     log.info(
         "import: %d rows, %d added, %d updated, %d unchanged, %d left, %d rejected%s",
         report.rows,
