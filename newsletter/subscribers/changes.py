@@ -8,6 +8,7 @@ unsubscribe racing a bounce, record one change.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,8 @@ from newsletter.subscribers.addresses import AddressError, normalise_email
 
 log = logging.getLogger(__name__)
 
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # secrets.token_urlsafe's alphabet
+
 
 class SubscriberError(ValueError):
     """A change that cannot be made; the message says why."""
@@ -51,7 +54,7 @@ def find_by_email(session: Session, email: str) -> Subscriber | None:
 
 def find_by_token(session: Session, token: str) -> Subscriber | None:
     """The subscriber a /u or /p token names, or None (unknown, malformed or erased)."""
-    if not token or len(token) > 64:
+    if _TOKEN_SHAPE.fullmatch(token) is None:  # also keeps NUL bytes away from PostgreSQL
         return None
     subscriber = session.exec(select(Subscriber).where(col(Subscriber.token) == token)).first()
     if subscriber is None or subscriber.status == SubscriberStatus.erased:

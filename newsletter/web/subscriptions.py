@@ -85,7 +85,7 @@ def _preferences_page(
         "subscription_preferences.html",
         status_code=status_code,
         email=subscriber.email,
-        status=subscriber.status.value,
+        status=str(subscriber.status),
         agencies=agencies,
         agency=subscriber.agency,
         children=subscriber.serves_children,
