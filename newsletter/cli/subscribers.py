@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlmodel import Session
 
-from newsletter.agencies import agency_slugs
+from newsletter.agencies import AgencyFileError, agency_slugs, read_agencies, sync_agencies
 from newsletter.cli._common import console, err_console, fail, load_settings, session_for
+from newsletter.config import Settings
 from newsletter.models import EventSource, SubscriberStatus, utcnow
 from newsletter.subscribers import (
     ImportFileError,
@@ -38,6 +40,18 @@ def _check_agency(session: Session, agency: str | None) -> None:
         fail(f"unknown agency {agency!r}; known: {', '.join(agency_slugs(session))}")
 
 
+def _sync_catalogue(session: Session, settings: Settings) -> None:
+    """Bring the agency table up to agencies.yaml before an import (it is configuration)."""
+    path = settings.subscribers_dir / "agencies.yaml"
+    if path.exists():
+        try:
+            sync_agencies(session, read_agencies(path))
+        except AgencyFileError as exc:
+            fail(escape(str(exc)))
+    if not agency_slugs(session):
+        fail(escape(f"no agencies defined: create {path} (see subscribers/README.md)"))
+
+
 def print_import_report(report: ImportReport) -> None:
     """The summary table, then every rejected row and every notice, with line numbers."""
     title = "import (dry run: nothing written)" if report.dry_run else "import"
@@ -60,21 +74,19 @@ def print_import_report(report: ImportReport) -> None:
     console.print(table)
     if report.left:
         console.print(f"{report.left} row(s) name people who left: they were not re-subscribed.")
+    # Plain lines, not a table: easy to read, to copy, and to grep for "line 12".
     for label, issues, total in (
         ("notices", report.notices, report.notices_count),
         ("rejected rows", report.rejections, report.rejected),
     ):
         if not issues:
             continue
-        listing = Table(title=f"{label} ({total})", title_justify="left")
-        listing.add_column("line", justify="right")
-        listing.add_column("email")
-        listing.add_column("reason")
+        console.print(f"\n[bold]{label} ({total}):[/]")
         for issue in issues:
-            listing.add_row(str(issue.line), issue.value, issue.reason)
-        console.print(listing)
+            shown = f" ({issue.value})" if issue.value else ""
+            console.print(f"  line {issue.line}: {issue.reason}{shown}", markup=False)
         if total > len(issues):
-            console.print(f"... and {total - len(issues)} more {label}")
+            console.print(f"  ... and {total - len(issues)} more {label}")
 
 
 @app.command("import")
@@ -91,6 +103,7 @@ def import_command(
     settings = load_settings()
     size = file.stat().st_size
     with session_for(settings) as session:
+        _sync_catalogue(session, settings)
         _check_agency(session, agency)
         progress = Progress(
             TextColumn("importing"),
@@ -115,7 +128,7 @@ def import_command(
                 )
             except ImportFileError as exc:
                 session.rollback()
-                fail(f"{file}: {exc}; nothing was imported")
+                fail(escape(f"{file}: {exc}; nothing was imported"))
         if dry_run:
             session.rollback()
         else:
@@ -161,7 +174,8 @@ def list_command(
             if limit and shown >= limit:
                 more += 1
                 continue
-            table.add_row(s.email or "(erased)", s.name, s.agency, audiences_text(s), s.status)
+            cells = (s.email or "(erased)", s.name, s.agency, audiences_text(s), s.status)
+            table.add_row(*(escape(c) for c in cells))
             shown += 1
     table.title = f"{shown + more} subscriber(s)"
     console.print(table)
@@ -176,10 +190,10 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
     with session_for(settings) as session:
         subscriber = find_by_email(session, email)
         if subscriber is None:
-            fail(f"no subscriber with the address {email!r}")
+            fail(escape(f"no subscriber with the address {email!r}"))
         held = subject_access(session, subscriber)
     s = held.subscriber
-    table = Table(title=f"subscriber {s.email}", title_justify="left", show_header=False)
+    table = Table(title=escape(f"subscriber {s.email}"), title_justify="left", show_header=False)
     table.add_column("field")
     table.add_column("value")
     rows = [
@@ -206,7 +220,7 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
         ("events", ", ".join(f"{k}: {v}" for k, v in held.events.items()) or "none"),
     ]
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, escape(value))
     console.print(table)
     if held.deliveries:
         deliveries = Table(title="bulletins sent", title_justify="left")
@@ -225,13 +239,15 @@ def unsubscribe_command(email: str = typer.Argument(..., help="The subscriber's 
     with session_for(settings) as session:
         subscriber = find_by_email(session, email)
         if subscriber is None:
-            fail(f"no subscriber with the address {email!r}")
+            fail(escape(f"no subscriber with the address {email!r}"))
         changed = unsubscribe(session, subscriber, now=utcnow(), source=EventSource.system)
         session.commit()
     if changed:
-        console.print(f"{subscriber.email} unsubscribed")
+        console.print(f"{subscriber.email} unsubscribed", markup=False)
     else:
-        console.print(f"{subscriber.email} was already {subscriber.status}: nothing changed")
+        console.print(
+            f"{subscriber.email} was already {subscriber.status}: nothing changed", markup=False
+        )
 
 
 @app.command("erase")
@@ -244,7 +260,7 @@ def erase_command(
     with session_for(settings) as session:
         subscriber = find_by_email(session, email)
         if subscriber is None:
-            fail(f"no subscriber with the address {email!r} (already erased?)")
+            fail(escape(f"no subscriber with the address {email!r} (already erased?)"))
         shown = subscriber.email
         if not yes and not typer.confirm(f"Erase {shown}? This cannot be undone", default=False):
             fail("not erased")
