@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -80,6 +80,8 @@ class AgencyDomains:
     """The agencies' typical email domains, for suggesting an agency and flagging mismatches."""
 
     by_agency: Mapping[str, tuple[str, ...]]
+    # domain -> matching agencies; a staff list has few distinct domains, so this stays small.
+    _cache: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, Iterable[str]]]) -> AgencyDomains:
@@ -88,11 +90,16 @@ class AgencyDomains:
     def candidates(self, email: str) -> list[str]:
         """Every agency whose domains the address's domain belongs to (often none)."""
         domain = domain_of(email)
-        return [
-            slug
-            for slug, domains in self.by_agency.items()
-            if any(_matches(domain, known) for known in domains)
-        ]
+        found = self._cache.get(domain)
+        if found is None:
+            found = [
+                slug
+                for slug, domains in self.by_agency.items()
+                if any(_matches(domain, known) for known in domains)
+            ]
+            if len(self._cache) < 10_000:
+                self._cache[domain] = found
+        return list(found)
 
     def suggest(self, email: str) -> str | None:
         """The one agency the domain points to, or None when none or several do."""

@@ -259,6 +259,7 @@ class _Importer:
         self.now = now
         self.columns: dict[str, int] = {}
         self.width = 0  # number of header fields
+        self._upsert_statement: Any = None
 
     # --- one row, no database -----------------------------------------------------------------
 
@@ -424,11 +425,16 @@ class _Importer:
         }
 
     def _upsert(self, values: list[dict[str, Any]]) -> None:
-        table = Subscriber.__table__  # type: ignore[attr-defined]
-        insert = dialect_insert(self.session, table).values(values)
-        excluded = insert.excluded
-        self.session.execute(
-            insert.on_conflict_do_update(
+        # One statement with a list of parameter sets: compiled once and cached, sent as
+        # batched multi-row VALUES by SQLAlchemy's insertmanyvalues on both dialects.
+        self.session.execute(self._statement(), values)
+
+    def _statement(self) -> Any:
+        if self._upsert_statement is None:
+            table = Subscriber.__table__  # type: ignore[attr-defined]
+            insert = dialect_insert(self.session, table)
+            excluded = insert.excluded
+            self._upsert_statement = insert.on_conflict_do_update(
                 index_elements=["email"],
                 set_={
                     "name": excluded.name,
@@ -440,7 +446,7 @@ class _Importer:
                 # Someone who left since we looked stays out.
                 where=table.c.status == SubscriberStatus.active.value,
             )
-        )
+        return self._upsert_statement
 
 
 def _create_seen_table(session: Session) -> None:
