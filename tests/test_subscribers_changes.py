@@ -34,6 +34,7 @@ from newsletter.subscribers import (
     load_sample,
     resubscribe,
     set_preferences,
+    stop_sending,
     subject_access,
     suppress,
     unsubscribe,
@@ -250,3 +251,29 @@ def test_the_sample_loads_all_agencies_once(session: Session, settings: Settings
     assert len(agencies) == 9
     domains = {e.rpartition("@")[2] for e in session.exec(select(Subscriber.email)).all() if e}
     assert all(d == "example.com" or d.endswith(".example.org") for d in domains)
+
+
+def test_a_bounce_suppresses_the_address_and_stops_sending(agencies: Session) -> None:
+    jo = make_subscriber(agencies, email="jo@x.org")
+    statuses = []
+    for status in (SubscriberStatus.bounced, SubscriberStatus.complained):
+        assert stop_sending(agencies, jo, status=status, now=NOW)
+        statuses.append(jo.status)
+    # A later complaint is the stronger reason; the first suppression reason stays.
+    assert statuses == [SubscriberStatus.bounced, SubscriberStatus.complained]
+    suppression = agencies.get(Suppression, address_hash("jo@x.org"))
+    assert suppression is not None
+    assert suppression.reason == "bounced"
+
+
+def test_a_bounce_does_not_overwrite_an_unsubscribe(agencies: Session) -> None:
+    jo = make_subscriber(agencies, status=SubscriberStatus.unsubscribed)
+    assert not stop_sending(agencies, jo, status=SubscriberStatus.bounced, now=NOW)
+    assert jo.status == SubscriberStatus.unsubscribed
+    assert agencies.get(Suppression, jo.address_hash or "") is not None
+
+
+def test_stop_sending_takes_only_bounced_or_complained(agencies: Session) -> None:
+    jo = make_subscriber(agencies)
+    with pytest.raises(ValueError, match="bounced or complained"):
+        stop_sending(agencies, jo, status=SubscriberStatus.erased, now=NOW)

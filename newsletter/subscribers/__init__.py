@@ -31,6 +31,7 @@ from newsletter.subscribers.changes import (
     new_token,
     resubscribe,
     set_preferences,
+    stop_sending,
     suppress,
     unsubscribe,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "parse_audiences",
     "resubscribe",
     "set_preferences",
+    "stop_sending",
     "subject_access",
     "suppress",
     "unsubscribe",

@@ -182,6 +182,38 @@ def suppress(session: Session, hashed_address: str, *, reason: str) -> None:
     )
 
 
+_STOPPING = {SubscriberStatus.bounced: "bounced", SubscriberStatus.complained: "complained"}
+
+
+def stop_sending(
+    session: Session, subscriber: Subscriber, *, status: SubscriberStatus, now: datetime
+) -> bool:
+    """A hard bounce or a spam complaint: never mail this address again.
+
+    ``status`` is ``bounced`` or ``complained``. The address hash goes on the suppression
+    list (so no import brings it back, even after erasure) and the subscriber's status
+    changes unless they already left another way (an unsubscribed person who complains
+    becomes ``complained``: the stronger reason wins). Returns True when the status changed.
+    For the provider-event handlers (tracking); it records no Event itself.
+    """
+    reason = _STOPPING.get(status)
+    if reason is None:
+        raise ValueError(f"stop_sending takes bounced or complained, not {status}")
+    if subscriber.address_hash:
+        suppress(session, subscriber.address_hash, reason=reason)
+    leaving = [SubscriberStatus.active.value]
+    if status == SubscriberStatus.complained:
+        leaving += [SubscriberStatus.unsubscribed.value, SubscriberStatus.bounced.value]
+    result = session.execute(
+        update(Subscriber)
+        .where(col(Subscriber.id) == subscriber.id)
+        .where(col(Subscriber.status).in_(leaving))
+        .values(status=status.value, status_changed_at=now, updated_at=now)
+    )
+    session.refresh(subscriber)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
     """Remove a person's data (UK GDPR art. 17) and keep the anonymous agency-level history.
 
