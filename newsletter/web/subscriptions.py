@@ -24,6 +24,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
+from newsletter.config import Settings
 from newsletter.models import Agency, EventSource, Subscriber, SubscriberStatus
 from newsletter.subscribers import (
     Preferences,
@@ -33,6 +34,7 @@ from newsletter.subscribers import (
     set_preferences,
     unsubscribe,
 )
+from newsletter.urls import preferences_url, unsubscribe_url
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.pages import render_page
 
@@ -73,7 +75,7 @@ def _preferences_page(
     session: Session,
     subscriber: Subscriber,
     *,
-    key: bytes,
+    settings: Settings,
     now: datetime,
     status_code: int = 200,
     error: str = "",
@@ -90,8 +92,8 @@ def _preferences_page(
         agency=subscriber.agency,
         children=subscriber.serves_children,
         adults=subscriber.serves_adults,
-        csrf=form_token(key, subscriber.token, int(now.timestamp())),
-        action=request.url.path,
+        csrf=form_token(settings.secret, subscriber.token, int(now.timestamp())),
+        action=preferences_url(settings, subscriber.token),
         error=error,
         saved=saved,
     )
@@ -111,7 +113,9 @@ def _message(
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(token: str, request: Request, session: SessionDep) -> HTMLResponse:
+def unsubscribe_page(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
     """Unsubscribe confirmation page (changes nothing)."""
     subscriber = find_by_token(session, token)
     if subscriber is None:
@@ -121,14 +125,14 @@ def unsubscribe_page(token: str, request: Request, session: SessionDep) -> HTMLR
         "subscription_unsubscribe.html",
         email=subscriber.email,
         active=subscriber.status == SubscriberStatus.active,
-        action=request.url.path,
-        preferences=f"/p/{subscriber.token}",
+        action=unsubscribe_url(settings, subscriber.token),
+        preferences=preferences_url(settings, subscriber.token),
     )
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_now(
-    token: str, request: Request, session: SessionDep, clock: ClockDep
+    token: str, request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> HTMLResponse:
     """RFC 8058 one-click unsubscribe, and the confirm button's target: 200, no redirect."""
     subscriber = find_by_token(session, token)
@@ -147,7 +151,7 @@ def unsubscribe_now(
         request,
         "You are unsubscribed",
         f"We will not send the learning bulletin to {subscriber.email} again.",
-        preferences=f"/p/{subscriber.token}",
+        preferences=preferences_url(settings, subscriber.token),
     )
 
 
@@ -159,7 +163,7 @@ def preferences_page(
     subscriber = find_by_token(session, token)
     if subscriber is None:
         return _not_found(request)
-    return _preferences_page(request, session, subscriber, key=settings.secret, now=clock.now())
+    return _preferences_page(request, session, subscriber, settings=settings, now=clock.now())
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -180,13 +184,12 @@ def preferences_save(
     if subscriber is None:
         return _not_found(request)
     now = clock.now()
-    key = settings.secret
-    if not check_form_token(key, subscriber.token, csrf, now=int(now.timestamp())):
+    if not check_form_token(settings.secret, subscriber.token, csrf, now=int(now.timestamp())):
         return _message(
             request,
             "Please try again",
             "This form has expired or did not come from our page. Nothing was changed.",
-            preferences=f"/p/{subscriber.token}",
+            preferences=preferences_url(settings, subscriber.token),
             status_code=403,
         )
     if action == "leave":
@@ -199,14 +202,24 @@ def preferences_save(
             user_agent=request.headers.get("user-agent"),
         )
         session.commit()
-        return _preferences_page(request, session, subscriber, key=key, now=now, saved=True)
+        return _preferences_page(
+            request, session, subscriber, settings=settings, now=now, saved=True
+        )
     if action == "resubscribe":
         resubscribe(session, subscriber, now=now, source="preference centre")
         session.commit()
-        return _preferences_page(request, session, subscriber, key=key, now=now, saved=True)
+        return _preferences_page(
+            request, session, subscriber, settings=settings, now=now, saved=True
+        )
     if action != "save":
         return _preferences_page(
-            request, session, subscriber, key=key, now=now, status_code=400, error="Unknown action."
+            request,
+            session,
+            subscriber,
+            settings=settings,
+            now=now,
+            status_code=400,
+            error="Unknown action.",
         )
     prefs = Preferences(agency=agency, children=bool(children), adults=bool(adults))
     try:
@@ -219,10 +232,10 @@ def preferences_save(
             request,
             session,
             subscriber,
-            key=key,
+            settings=settings,
             now=now,
             status_code=400,
             error=message[:1].upper() + message[1:] + ".",
         )
     session.commit()
-    return _preferences_page(request, session, subscriber, key=key, now=now, saved=True)
+    return _preferences_page(request, session, subscriber, settings=settings, now=now, saved=True)
