@@ -1,9 +1,10 @@
 """Subscribers and agency lists: import, consent, preferences, unsubscribe and erasure.
 
 The public names are re-exported here; the implementation lives in private-by-convention
-modules, one concept each: ``addresses`` (normalisation and agency domains), ``importer``
-(streaming CSV import), ``changes`` (unsubscribe, preferences, erasure), ``access`` (subject
-access, export, listing), ``sample`` (the demo's data).
+modules, one concept each: ``addresses`` (normalisation and agency domains), ``csvfile``
+(reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
+(unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
+``sample`` (the demo's data).
 """
 
 from newsletter.subscribers.access import (
@@ -35,14 +36,8 @@ from newsletter.subscribers.changes import (
     suppress,
     unsubscribe,
 )
-from newsletter.subscribers.importer import (
-    COLUMNS,
-    ImportFileError,
-    ImportReport,
-    RowIssue,
-    import_csv,
-    parse_audiences,
-)
+from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
+from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
 
 __all__ = [

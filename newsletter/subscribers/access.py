@@ -20,7 +20,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from newsletter.subscribers.importer import FORMULA_STARTS
+from newsletter.subscribers.csvfile import FORMULA_STARTS
 
 EXPORT_COLUMNS = ("email", "name", "agency", "audiences", "status")
 

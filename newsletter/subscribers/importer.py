@@ -24,12 +24,9 @@ Contract of :func:`import_csv`:
 
 from __future__ import annotations
 
-import codecs
-import csv
 import logging
-import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,33 +38,25 @@ from sqlmodel import Session, col
 from newsletter.db import dialect_insert
 from newsletter.models import Agency, Subscriber, SubscriberStatus, Suppression
 from newsletter.subscribers.addresses import AddressError, AgencyDomains, parse_address
+from newsletter.subscribers.csvfile import (
+    COLUMNS,
+    ImportFileError,
+    open_csv,
+    parse_audiences,
+    read_header,
+    records,
+    shorten,
+    unguard,
+)
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("email", "name", "agency", "audiences")
-IGNORED_COLUMNS = ("status",)  # written by export; who left is never changed by an import
 MAX_LENGTHS = {"email": 400, "name": 200, "agency": 100, "audiences": 40}
 MAX_LISTED = 1000  # rejections and notices kept for the report; the counts stay exact
 CHUNK_SIZE = 500  # rows per upsert: well under SQLite's and PostgreSQL's parameter limits
-FORMULA_STARTS = "=+-@"
-_SNIFF_BYTES = 8192
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_AUDIENCE_SPLIT = re.compile(r"[\s;,/|+&]+")
-_AUDIENCE_WORDS: dict[str, tuple[bool, bool]] = {
-    "children": (True, False),
-    "child": (True, False),
-    "adults": (False, True),
-    "adult": (False, True),
-    "both": (True, True),
-    "all": (True, True),
-}
 _SEEN = "nl_import_seen"  # temporary table: address hash -> first line, for duplicate checks
 
 ProgressCallback = Callable[[int, int], None]  # (rows read, bytes read)
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be imported; the message names the line and the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +88,12 @@ class ImportReport:
     def reject(self, line: int, reason: str, value: str = "") -> None:
         self.rejected += 1
         if len(self.rejections) < MAX_LISTED:
-            self.rejections.append(RowIssue(line, reason, _shorten(value)))
+            self.rejections.append(RowIssue(line, reason, shorten(value)))
 
     def notice(self, line: int, reason: str, value: str = "") -> None:
         self.notices_count += 1
         if len(self.notices) < MAX_LISTED:
-            self.notices.append(RowIssue(line, reason, _shorten(value)))
+            self.notices.append(RowIssue(line, reason, shorten(value)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,35 +105,6 @@ class _Row:
     agency: str
     audiences: tuple[bool, bool] | None  # None = keep the current ones (both for a new one)
     raw_email: str
-
-
-def _shorten(value: str, limit: int = 80) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def _unguard(value: str) -> str:
-    """Undo export's guard against spreadsheet formulas (a leading ' before = + - @)."""
-    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_STARTS:
-        return value[1:]
-    return value
-
-
-def parse_audiences(value: str) -> tuple[bool, bool] | None:
-    """``children``, ``adults``, ``both`` or a combination; None when blank.
-
-    Raises ValueError naming the words it did not understand.
-    """
-    words = [w for w in _AUDIENCE_SPLIT.split(value.strip().lower()) if w and w != "and"]
-    if not words:
-        return None
-    unknown = [w for w in words if w not in _AUDIENCE_WORDS]
-    if unknown:
-        raise ValueError(
-            f"audiences {value.strip()!r} not understood: use children, adults or both"
-        )
-    children = any(_AUDIENCE_WORDS[w][0] for w in words)
-    adults = any(_AUDIENCE_WORDS[w][1] for w in words)
-    return children, adults
 
 
 class _Agencies:
@@ -160,78 +120,6 @@ class _Agencies:
 
     def resolve(self, value: str) -> str | None:
         return self.lookup.get(value.strip().lower())
-
-
-def _open(source: Path | IO[bytes]) -> IO[bytes]:
-    raw: IO[bytes] = source.open("rb") if isinstance(source, Path) else source
-    try:
-        head = raw.read(_SNIFF_BYTES)
-        raw.seek(0)
-    except OSError as exc:
-        raise ImportFileError(f"cannot read the file: {exc}") from None
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportFileError("the file is UTF-16 text: save the spreadsheet as 'CSV UTF-8'")
-    if b"\x00" in head:
-        raise ImportFileError("the file holds binary data, not CSV text")
-    return raw
-
-
-def _decoded_lines(raw: IO[bytes]) -> Iterator[str]:
-    """The file's lines as text, decoded one by one so a bad byte is blamed on its line."""
-    for number, data in enumerate(raw, start=1):
-        if number == 1 and data.startswith(codecs.BOM_UTF8):
-            data = data[len(codecs.BOM_UTF8) :]
-        try:
-            yield data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"line {number}: not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"
-            ) from None
-
-
-def _read_header(fields: list[str], line: int) -> dict[str, int]:
-    names = [f.strip().lower() for f in fields]
-    shown = _shorten(",".join(fields), 100)
-    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
-        sep = "semicolons" if ";" in names[0] else "tabs"
-        raise ImportFileError(
-            f"line {line}: the columns are separated by {sep}; save the file as CSV with "
-            f"commas (header: {','.join(COLUMNS)})"
-        )
-    if "email" not in names:
-        hint = " (it looks like data: add a header row)" if "@" in ",".join(names) else ""
-        raise ImportFileError(
-            f"line {line}: the first line must be the header {','.join(COLUMNS)}; "
-            f"found {shown!r}{hint}"
-        )
-    unknown = [n for n in names if n and n not in COLUMNS + IGNORED_COLUMNS]
-    repeated = {n for n in names if n and names.count(n) > 1}
-    if unknown or repeated:
-        what = f"unknown column(s) {', '.join(unknown)}" if unknown else ""
-        what += ("; " if what else "") + (
-            f"repeated column(s) {', '.join(sorted(repeated))}" if repeated else ""
-        )
-        raise ImportFileError(f"line {line}: {what}; the columns are {','.join(COLUMNS)}")
-    return {n: i for i, n in enumerate(names) if n in COLUMNS}
-
-
-def _records(raw: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, fields) of every non-blank CSV record; file errors raised."""
-    reader = csv.reader(_decoded_lines(raw), strict=True)
-    line = 0
-    while True:
-        start = line + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ImportFileError(f"line {start}: not readable as CSV: {exc}") from None
-        line = reader.line_num
-        if any(_CONTROL.search(f) for f in fields):
-            raise ImportFileError(f"line {start}: the file holds binary data, not CSV text")
-        if any(f.strip() for f in fields):
-            yield start, fields
 
 
 class _Importer:
@@ -270,7 +158,7 @@ class _Importer:
             index = self.columns.get(name)
             if index is None or index >= len(fields):
                 return ""
-            return _unguard(fields[index].strip())
+            return unguard(fields[index].strip())
 
         raw_email = cell("email")
         extra = [f for i, f in enumerate(fields) if i >= self.width and f.strip()]
@@ -486,17 +374,17 @@ def import_csv(
         consent_source=consent_source,
         now=now,
     )
-    raw = _open(source)
+    raw = open_csv(source)
     try:
-        records = _records(raw)
-        header = next(records, None)
+        rows_in = records(raw)
+        header = next(rows_in, None)
         if header is None:
             raise ImportFileError(f"the file is empty; expected a header row {','.join(COLUMNS)}")
-        importer.columns = _read_header(header[1], header[0])
+        importer.columns = read_header(header[1], header[0])
         importer.width = len(header[1])
         _create_seen_table(session)
         chunk: list[_Row] = []
-        for line, fields in records:
+        for line, fields in rows_in:
             report.rows += 1
             row = importer.parse(line, fields)
             if row is not None:
@@ -534,11 +422,4 @@ def _position(raw: IO[bytes]) -> int:
         return 0
 
 
-__all__: Sequence[str] = (
-    "COLUMNS",
-    "ImportFileError",
-    "ImportReport",
-    "RowIssue",
-    "import_csv",
-    "parse_audiences",
-)
+__all__: Sequence[str] = ("ImportReport", "RowIssue", "import_csv")
