@@ -10,6 +10,7 @@ from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
 from newsletter.web import admin, archive, health
+from newsletter.web.subscriptions import router as subscriptions_router
 
 
 def create_app(
@@ -31,4 +32,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(archive.router)
     admin.install(app, settings)
+    app.include_router(subscriptions_router)
     return app
