@@ -2,8 +2,270 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from newsletter.agencies import AgencyFileError, agency_slugs, read_agencies, sync_agencies
+from newsletter.cli._common import console, err_console, fail, load_settings, session_for
+from newsletter.config import Settings
+from newsletter.models import EventSource, SubscriberStatus, utcnow
+from newsletter.subscribers import (
+    ImportFileError,
+    ImportReport,
+    audiences_text,
+    erase,
+    export_csv,
+    find_by_email,
+    import_csv,
+    iter_subscribers,
+    subject_access,
+    unsubscribe,
+)
 
 app = typer.Typer(
     help="Subscriber lists by agency: import, export, consent, erasure.", no_args_is_help=True
 )
+
+_PROGRESS_FROM_BYTES = 1_000_000  # show a progress bar for files bigger than this
+
+
+def _check_agency(session: Session, agency: str | None) -> None:
+    if agency is not None and agency not in agency_slugs(session):
+        fail(f"unknown agency {agency!r}; known: {', '.join(agency_slugs(session))}")
+
+
+def _sync_catalogue(session: Session, settings: Settings) -> None:
+    """Bring the agency table up to agencies.yaml before an import (it is configuration)."""
+    path = settings.subscribers_dir / "agencies.yaml"
+    if path.exists():
+        try:
+            sync_agencies(session, read_agencies(path))
+        except AgencyFileError as exc:
+            fail(escape(str(exc)))
+    if not agency_slugs(session):
+        fail(escape(f"no agencies defined: create {path} (see subscribers/README.md)"))
+
+
+def print_import_report(report: ImportReport) -> None:
+    """The summary table, then every rejected row and every notice, with line numbers."""
+    title = "import (dry run: nothing written)" if report.dry_run else "import"
+    table = Table(title=title, title_justify="left")
+    for name in ("rows", "added", "updated", "unchanged", "left", "rejected"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                report.rows,
+                report.added,
+                report.updated,
+                report.unchanged,
+                report.left,
+                report.rejected,
+            )
+        )
+    )
+    console.print(table)
+    if report.left:
+        console.print(f"{report.left} row(s) name people who left: they were not re-subscribed.")
+    # Plain lines, not a table: easy to read, to copy, and to grep for "line 12".
+    for label, issues, total in (
+        ("notices", report.notices, report.notices_count),
+        ("rejected rows", report.rejections, report.rejected),
+    ):
+        if not issues:
+            continue
+        console.print(f"\n[bold]{label} ({total}):[/]")
+        for issue in issues:
+            shown = f" ({issue.value})" if issue.value else ""
+            console.print(f"  line {issue.line}: {issue.reason}{shown}", markup=False)
+        if total > len(issues):
+            console.print(f"  ... and {total - len(issues)} more {label}")
+
+
+@app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="CSV with header email,name,agency,audiences."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
+    agency: str | None = typer.Option(
+        None, "--agency", help="Agency for rows whose agency cell is empty."
+    ),
+) -> None:
+    """Import a subscriber list; exits 1 when any row was rejected (the rest are imported)."""
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    settings = load_settings()
+    size = file.stat().st_size
+    with session_for(settings) as session:
+        _sync_catalogue(session, settings)
+        _check_agency(session, agency)
+        progress = Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=size < _PROGRESS_FROM_BYTES or not err_console.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("import", total=size)
+            try:
+                report = import_csv(
+                    session,
+                    file,
+                    now=utcnow(),
+                    consent_source=f"import of {file.name}",
+                    default_agency=agency,
+                    dry_run=dry_run,
+                    on_progress=lambda _rows, done: progress.update(task, completed=done),
+                )
+            except ImportFileError as exc:
+                session.rollback()
+                fail(escape(f"{file}: {exc}; nothing was imported"))
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    print_import_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    out: Path | None = typer.Option(None, "--out", help="Write to FILE instead of stdout."),
+    agency: str | None = typer.Option(None, "--agency", help="Only this agency."),
+    status: SubscriberStatus | None = typer.Option(None, "--status", help="Only this status."),
+) -> None:
+    """Export the list as CSV: email,name,agency,audiences,status (erased people excluded)."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        _check_agency(session, agency)
+        if out is None:
+            export_csv(session, sys.stdout, agency=agency, status=status)
+            return
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            count = export_csv(session, fh, agency=agency, status=status)
+    console.print(f"{count} subscriber(s) written to {out}")
+
+
+@app.command("list")
+def list_command(
+    agency: str | None = typer.Option(None, "--agency", help="Only this agency."),
+    status: SubscriberStatus | None = typer.Option(None, "--status", help="Only this status."),
+    limit: int = typer.Option(100, "--limit", help="Show at most N (0: all)."),
+) -> None:
+    """List subscribers (erased ones only with --status erased)."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        _check_agency(session, agency)
+        table = Table(title_justify="left")
+        for name in ("email", "name", "agency", "audiences", "status"):
+            table.add_column(name)
+        shown = more = 0
+        for s in iter_subscribers(session, agency=agency, status=status):
+            if limit and shown >= limit:
+                more += 1
+                continue
+            cells = (s.email or "(erased)", s.name, s.agency, audiences_text(s), s.status)
+            table.add_row(*(escape(c) for c in cells))
+            shown += 1
+    table.title = f"{shown + more} subscriber(s)"
+    console.print(table)
+    if more:
+        console.print(f"... and {more} more (use --limit 0, or export)")
+
+
+@app.command("show")
+def show_command(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
+    """Everything held about one person (subject access request)."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        subscriber = find_by_email(session, email)
+        if subscriber is None:
+            fail(escape(f"no subscriber with the address {email!r}"))
+        held = subject_access(session, subscriber)
+    s = held.subscriber
+    table = Table(title=escape(f"subscriber {s.email}"), title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    rows = [
+        ("email", s.email or ""),
+        ("name", s.name),
+        ("agency", s.agency),
+        ("audiences", audiences_text(s) or "(none)"),
+        (
+            "status",
+            f"{s.status}"
+            + (f" since {s.status_changed_at:%Y-%m-%d %H:%M}" if s.status_changed_at else ""),
+        ),
+        (
+            "consent",
+            f"{s.consent_source} at {s.consent_at:%Y-%m-%d %H:%M} UTC"
+            if s.consent_at
+            else s.consent_source or "(none recorded)",
+        ),
+        ("created", f"{s.created_at:%Y-%m-%d %H:%M} UTC"),
+        ("updated", f"{s.updated_at:%Y-%m-%d %H:%M} UTC"),
+        ("suppressed", held.suppressed or "no"),
+        ("link token", "a secret token for unsubscribe and preference links"),
+        ("deliveries", str(len(held.deliveries))),
+        ("events", ", ".join(f"{k}: {v}" for k, v in held.events.items()) or "none"),
+    ]
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    console.print(table)
+    if held.deliveries:
+        deliveries = Table(title="bulletins sent", title_justify="left")
+        for name in ("month", "agency", "status", "sent at (UTC)"):
+            deliveries.add_column(name)
+        for d in held.deliveries:
+            sent = f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else ""
+            deliveries.add_row(d.month, d.agency, d.status, sent)
+        console.print(deliveries)
+
+
+@app.command("unsubscribe")
+def unsubscribe_command(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
+    """Unsubscribe someone at once (e.g. on a request by email or phone)."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        subscriber = find_by_email(session, email)
+        if subscriber is None:
+            fail(escape(f"no subscriber with the address {email!r}"))
+        changed = unsubscribe(session, subscriber, now=utcnow(), source=EventSource.system)
+        session.commit()
+    if changed:
+        console.print(f"{subscriber.email} unsubscribed", markup=False)
+    else:
+        console.print(
+            f"{subscriber.email} was already {subscriber.status}: nothing changed", markup=False
+        )
+
+
+@app.command("erase")
+def erase_command(
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Erase a person's data; their address is suppressed, agency-level history is kept."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        subscriber = find_by_email(session, email)
+        if subscriber is None:
+            fail(escape(f"no subscriber with the address {email!r} (already erased?)"))
+        shown = subscriber.email
+        if not yes and not typer.confirm(f"Erase {shown}? This cannot be undone", default=False):
+            fail("not erased")
+        erase(session, subscriber, now=utcnow())
+        session.commit()
+    console.print(
+        f"{shown} erased: personal data removed, address suppressed, agency-level history kept"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from sqlmodel import Session, func, select
 
-from newsletter.agencies import AgencyFileError, read_agencies, sync_agencies
+from newsletter.agencies import AgencyFileError
 from newsletter.cli._common import console, fail, load_settings, open_engine
 from newsletter.config import Settings
 from newsletter.models import Subscriber
@@ -13,11 +13,17 @@ from newsletter.models import Subscriber
 
 def load_sample(settings: Settings, session: Session) -> None:
     """Load the agency catalogue and the sample subscribers (the demo's data)."""
+    from newsletter.subscribers import ImportFileError
+    from newsletter.subscribers import load_sample as load_sample_data
+
     try:
-        added = sync_agencies(session, read_agencies(settings.subscribers_dir / "agencies.yaml"))
-    except AgencyFileError as exc:
+        report = load_sample_data(session, settings)
+    except (AgencyFileError, ImportFileError) as exc:
         fail(str(exc))
-    console.print(f"agencies: {added} added")
+    console.print(
+        f"sample subscribers: {report.added} added, {report.unchanged + report.updated} "
+        f"already there, {report.rejected} rejected"
+    )
 
 
 def register(app: typer.Typer) -> None:

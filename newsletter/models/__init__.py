@@ -11,6 +11,7 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.reports import CourseBooking, EventRollup, MachineReasonRollup, RollupLevel
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -27,13 +28,17 @@ __all__ = [
     "Audience",
     "Bulletin",
     "BulletinStatus",
+    "CourseBooking",
     "Delivery",
     "DeliveryStatus",
     "Event",
+    "EventRollup",
     "EventSource",
     "EventType",
     "Link",
     "LinkKind",
+    "MachineReasonRollup",
+    "RollupLevel",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

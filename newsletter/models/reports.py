@@ -1,0 +1,109 @@
+"""Tables the reports own: rolled-up events (retention) and course bookings (outcomes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, String, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from newsletter.models._base import utcnow
+from newsletter.models.deliveries import Delivery
+from newsletter.models.events import Event
+
+
+class RollupLevel(StrEnum):
+    """The grouping a rolled-up row answers. Unique counts cannot be summed across groupings
+    (one person clicking two links is one clicker of the bulletin), so each is kept."""
+
+    link = "link"  # (bulletin, agency, type, link): the click map
+    item = "item"  # (bulletin, agency, type, item key): a course across the links naming it
+    bulletin = "bulletin"  # (bulletin, agency, type): opens, bounces, unsubscribes, reach
+
+
+class EventRollup(SQLModel, table=True):
+    """Counts of raw events that were rolled up and deleted (see reports.rollup).
+
+    ``deliveries_*`` count distinct deliveries whose every event of the group was rolled up
+    (a delivery with a newer raw event in the same group is counted from the raw side), so
+    rolled-up plus raw distinct counts equal the distinct count over all events.
+    ``anonymous_*`` count events without a delivery (agency tracking mode, archive views):
+    each is taken as one person, as on the raw side.
+    """
+
+    __tablename__ = "event_rollup"
+    __table_args__ = (Index("ix_event_rollup_level_bulletin", "level", "bulletin_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    level: RollupLevel = Field(sa_type=String(10))
+    bulletin_id: int | None = Field(default=None, foreign_key="bulletin.id")
+    agency: str | None = Field(default=None, max_length=40)
+    type: str = Field(max_length=20)
+    link_id: int | None = None
+    item_key: str | None = Field(default=None, max_length=300)
+    events_all: int = 0
+    events_human: int = 0
+    deliveries_all: int = 0
+    deliveries_human: int = 0
+    anonymous_all: int = 0
+    anonymous_human: int = 0
+    rolled_up_at: datetime = Field(default_factory=utcnow)
+
+
+class MachineReasonRollup(SQLModel, table=True):
+    """How rolled-up machine events were identified, so reports can still say so."""
+
+    __tablename__ = "machine_reason_rollup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int | None = Field(default=None, foreign_key="bulletin.id", index=True)
+    rules_version: str | None = Field(default=None, max_length=20)
+    reason: str | None = Field(default=None, max_length=100)
+    events: int = 0
+
+
+class CourseBooking(SQLModel, table=True):
+    """Bookings and attendance of one course by one agency in one month, as imported from a
+    learning management system's export (report import-bookings)."""
+
+    __tablename__ = "course_booking"
+    __table_args__ = (UniqueConstraint("course_id", "agency", "month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_id: str = Field(max_length=100)
+    agency: str = Field(max_length=40)
+    month: str = Field(max_length=7, index=True)
+    bookings: int = 0
+    attended: int = 0
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+# Indexes the report queries need on tables other areas own, declared here so those models stay
+# theirs. Every report groups events of some bulletins by (type, agency[, link]) and counts
+# distinct deliveries with and without machine events: this index covers that scan entirely.
+Index(
+    "ix_event_report",
+    Event.__table__.c.bulletin_id,  # type: ignore[attr-defined]
+    Event.__table__.c.type,  # type: ignore[attr-defined]
+    Event.__table__.c.agency,  # type: ignore[attr-defined]
+    Event.__table__.c.link_id,  # type: ignore[attr-defined]
+    Event.__table__.c.machine,  # type: ignore[attr-defined]
+    Event.__table__.c.delivery_id,  # type: ignore[attr-defined]
+)
+# Delivered per agency (the denominators): count sent deliveries per (bulletin, agency).
+Index(
+    "ix_delivery_bulletin_agency_status",
+    Delivery.__table__.c.bulletin_id,  # type: ignore[attr-defined]
+    Delivery.__table__.c.agency,  # type: ignore[attr-defined]
+    Delivery.__table__.c.status,  # type: ignore[attr-defined]
+)
+# How machine activity was identified: only machine events, so a small partial index.
+Index(
+    "ix_event_machine_reason",
+    Event.__table__.c.bulletin_id,  # type: ignore[attr-defined]
+    Event.__table__.c.rules_version,  # type: ignore[attr-defined]
+    Event.__table__.c.machine_reason,  # type: ignore[attr-defined]
+    sqlite_where=text("machine = 1"),
+    postgresql_where=text("machine = true"),
+)

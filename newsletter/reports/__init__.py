@@ -1,0 +1,29 @@
+"""Reports for the board: training-link engagement by course, agency and month.
+
+Measures come from SQL aggregates (``measures``) over raw and rolled-up events; ``public``
+hides small numbers once for every format (``formats``: table, CSV, JSON; ``html``: one
+self-contained page with inline SVG ``charts``). ``rollup`` keeps the numbers when raw events
+pass the retention period; ``bookings`` imports course outcomes to show beside clicks.
+"""
+
+from newsletter.reports.bookings import BookingImportError, import_bookings
+from newsletter.reports.bulletin import BulletinReport, build_bulletin_report
+from newsletter.reports.formats import bulletin_text, training_text
+from newsletter.reports.html import bulletin_html, training_html
+from newsletter.reports.rollup import roll_up_events
+from newsletter.reports.training import ReportError, TrainingReport, build_training_report
+
+__all__ = [
+    "BookingImportError",
+    "BulletinReport",
+    "ReportError",
+    "TrainingReport",
+    "build_bulletin_report",
+    "build_training_report",
+    "bulletin_html",
+    "bulletin_text",
+    "import_bookings",
+    "roll_up_events",
+    "training_html",
+    "training_text",
+]

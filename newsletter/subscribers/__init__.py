@@ -1,0 +1,74 @@
+"""Subscribers and agency lists: import, consent, preferences, unsubscribe and erasure.
+
+The public names are re-exported here; the implementation lives in private-by-convention
+modules, one concept each: ``addresses`` (normalisation and agency domains), ``csvfile``
+(reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
+(unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
+``sample`` (the demo's data).
+"""
+
+from newsletter.subscribers.access import (
+    EXPORT_COLUMNS,
+    DeliveryRecord,
+    SubjectAccess,
+    audiences_text,
+    export_csv,
+    iter_subscribers,
+    subject_access,
+)
+from newsletter.subscribers.addresses import (
+    AddressError,
+    AgencyDomains,
+    ParsedAddress,
+    normalise_email,
+    parse_address,
+)
+from newsletter.subscribers.changes import (
+    Preferences,
+    SubscriberError,
+    erase,
+    find_by_email,
+    find_by_token,
+    new_token,
+    resubscribe,
+    set_preferences,
+    stop_sending,
+    suppress,
+    unsubscribe,
+)
+from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
+from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
+from newsletter.subscribers.sample import load_sample
+
+__all__ = [
+    "COLUMNS",
+    "EXPORT_COLUMNS",
+    "AddressError",
+    "AgencyDomains",
+    "DeliveryRecord",
+    "ImportFileError",
+    "ImportReport",
+    "ParsedAddress",
+    "Preferences",
+    "RowIssue",
+    "SubjectAccess",
+    "SubscriberError",
+    "audiences_text",
+    "erase",
+    "export_csv",
+    "find_by_email",
+    "find_by_token",
+    "import_csv",
+    "iter_subscribers",
+    "load_sample",
+    "new_token",
+    "normalise_email",
+    "parse_address",
+    "parse_audiences",
+    "resubscribe",
+    "set_preferences",
+    "stop_sending",
+    "subject_access",
+    "suppress",
+    "unsubscribe",
+]

@@ -1,0 +1,134 @@
+"""Reading a subscriber CSV: bytes to checked text lines to records, and the cell formats.
+
+The file-level rules live here (header, delimiter, encoding, binary data: any breach raises
+:class:`ImportFileError` naming the line); judging rows and storing them is ``importer``'s.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+COLUMNS = ("email", "name", "agency", "audiences")
+IGNORED_COLUMNS = ("status",)  # written by export; who left is never changed by an import
+FORMULA_STARTS = "=+-@"
+_SNIFF_BYTES = 8192
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_AUDIENCE_SPLIT = re.compile(r"[\s;,/|+&]+")
+_AUDIENCE_WORDS: dict[str, tuple[bool, bool]] = {
+    "children": (True, False),
+    "child": (True, False),
+    "adults": (False, True),
+    "adult": (False, True),
+    "both": (True, True),
+    "all": (True, True),
+}
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported; the message names the line and the fix."""
+
+
+def shorten(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def unguard(value: str) -> str:
+    """Undo export's guard against spreadsheet formulas (a leading ' before = + - @)."""
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+def parse_audiences(value: str) -> tuple[bool, bool] | None:
+    """``children``, ``adults``, ``both`` or a combination; None when blank.
+
+    Raises ValueError naming the words it did not understand.
+    """
+    words = [w for w in _AUDIENCE_SPLIT.split(value.strip().lower()) if w and w != "and"]
+    if not words:
+        return None
+    unknown = [w for w in words if w not in _AUDIENCE_WORDS]
+    if unknown:
+        raise ValueError(
+            f"audiences {value.strip()!r} not understood: use children, adults or both"
+        )
+    children = any(_AUDIENCE_WORDS[w][0] for w in words)
+    adults = any(_AUDIENCE_WORDS[w][1] for w in words)
+    return children, adults
+
+
+def open_csv(source: Path | IO[bytes]) -> IO[bytes]:
+    raw: IO[bytes] = source.open("rb") if isinstance(source, Path) else source
+    try:
+        head = raw.read(_SNIFF_BYTES)
+        raw.seek(0)
+    except OSError as exc:
+        raise ImportFileError(f"cannot read the file: {exc}") from None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError("the file is UTF-16 text: save the spreadsheet as 'CSV UTF-8'")
+    if b"\x00" in head:
+        raise ImportFileError("the file holds binary data, not CSV text")
+    return raw
+
+
+def _decoded_lines(raw: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so a bad byte is blamed on its line."""
+    for number, data in enumerate(raw, start=1):
+        if number == 1 and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        try:
+            yield data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"line {number}: not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"
+            ) from None
+
+
+def read_header(fields: list[str], line: int) -> dict[str, int]:
+    names = [f.strip().lower() for f in fields]
+    shown = shorten(",".join(fields), 100)
+    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+        sep = "semicolons" if ";" in names[0] else "tabs"
+        raise ImportFileError(
+            f"line {line}: the columns are separated by {sep}; save the file as CSV with "
+            f"commas (header: {','.join(COLUMNS)})"
+        )
+    if "email" not in names:
+        hint = " (it looks like data: add a header row)" if "@" in ",".join(names) else ""
+        raise ImportFileError(
+            f"line {line}: the first line must be the header {','.join(COLUMNS)}; "
+            f"found {shown!r}{hint}"
+        )
+    unknown = [n for n in names if n and n not in COLUMNS + IGNORED_COLUMNS]
+    repeated = {n for n in names if n and names.count(n) > 1}
+    if unknown or repeated:
+        what = f"unknown column(s) {', '.join(unknown)}" if unknown else ""
+        what += ("; " if what else "") + (
+            f"repeated column(s) {', '.join(sorted(repeated))}" if repeated else ""
+        )
+        raise ImportFileError(f"line {line}: {what}; the columns are {','.join(COLUMNS)}")
+    return {n: i for i, n in enumerate(names) if n in COLUMNS}
+
+
+def records(raw: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, fields) of every non-blank CSV record; file errors raised."""
+    reader = csv.reader(_decoded_lines(raw), strict=True)
+    line = 0
+    while True:
+        start = line + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(f"line {start}: not readable as CSV: {exc}") from None
+        line = reader.line_num
+        if any(_CONTROL.search(f) for f in fields):
+            raise ImportFileError(f"line {start}: the file holds binary data, not CSV text")
+        if any(f.strip() for f in fields):
+            yield start, fields

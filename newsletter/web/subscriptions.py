@@ -1,0 +1,241 @@
+"""Unsubscribe (RFC 8058 one-click) and the preference centre: ``/u/{token}`` and ``/p/{token}``.
+
+* ``GET /u/{token}`` only shows a page with a confirm button: link scanners fetch every link
+  in a message, so a GET never changes anything.
+* ``POST /u/{token}`` unsubscribes at once. It is both the mailbox provider's one-click POST
+  (body ``List-Unsubscribe=One-Click``, multipart or form-urlencoded, no cookies) and the
+  confirm button's target. The token is the authority, so the body is not read at all, and
+  the answer is a plain 200 page, never a redirect (RFC 8058 §3.2). It is exempt from CSRF
+  checks by design: the provider cannot hold a form token.
+* ``GET/POST /p/{token}``: agency, audiences, leave, or come back. Every POST carries a form
+  token signed with the secret key over the subscriber token and the time it was issued,
+  checked with ``hmac.compare_digest`` and refused after ``FORM_MAX_AGE``.
+* An unknown, malformed, forged or erased token gets the same plain 404 page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session, col, select
+
+from newsletter.config import Settings
+from newsletter.models import Agency, EventSource, Subscriber, SubscriberStatus
+from newsletter.subscribers import (
+    Preferences,
+    SubscriberError,
+    find_by_token,
+    resubscribe,
+    set_preferences,
+    unsubscribe,
+)
+from newsletter.urls import preferences_url, unsubscribe_url
+from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
+from newsletter.web.pages import render_page
+
+router = APIRouter()
+
+FORM_MAX_AGE = 12 * 3600  # seconds a preference form stays valid
+_FORM_CLOCK_SKEW = 300  # a token "issued" this far in the future is still accepted
+
+
+def form_token(key: bytes, subscriber_token: str, issued: int) -> str:
+    """A CSRF token for the preference form: ``<unix time>.<hmac>``."""
+    return f"{issued}.{_form_mac(key, subscriber_token, issued)}"
+
+
+def check_form_token(key: bytes, subscriber_token: str, value: str, *, now: int) -> bool:
+    """True when ``value`` was issued by :func:`form_token` for this subscriber, recently."""
+    issued_text, sep, mac = value.partition(".")
+    if not sep or not issued_text.isdigit() or len(issued_text) > 12:
+        return False
+    issued = int(issued_text)
+    if not (now - FORM_MAX_AGE <= issued <= now + _FORM_CLOCK_SKEW):
+        return False
+    expected = _form_mac(key, subscriber_token, issued)
+    return hmac.compare_digest(mac.encode(), expected.encode())
+
+
+def _form_mac(key: bytes, subscriber_token: str, issued: int) -> str:
+    message = f"preferences-form|{subscriber_token}|{issued}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    return render_page(request, "subscription_not_found.html", status_code=404)
+
+
+def _preferences_page(
+    request: Request,
+    session: Session,
+    subscriber: Subscriber,
+    *,
+    settings: Settings,
+    now: datetime,
+    status_code: int = 200,
+    error: str = "",
+    saved: bool = False,
+) -> HTMLResponse:
+    agencies = session.exec(select(Agency).order_by(col(Agency.position))).all()
+    return render_page(
+        request,
+        "subscription_preferences.html",
+        status_code=status_code,
+        email=subscriber.email,
+        status=str(subscriber.status),
+        agencies=agencies,
+        agency=subscriber.agency,
+        children=subscriber.serves_children,
+        adults=subscriber.serves_adults,
+        csrf=form_token(settings.secret, subscriber.token, int(now.timestamp())),
+        action=preferences_url(settings, subscriber.token),
+        error=error,
+        saved=saved,
+    )
+
+
+def _message(
+    request: Request, heading: str, message: str, *, preferences: str = "", status_code: int = 200
+) -> HTMLResponse:
+    return render_page(
+        request,
+        "subscription_message.html",
+        status_code=status_code,
+        heading=heading,
+        message=message,
+        preferences=preferences,
+    )
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_page(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """Unsubscribe confirmation page (changes nothing)."""
+    subscriber = find_by_token(session, token)
+    if subscriber is None:
+        return _not_found(request)
+    return render_page(
+        request,
+        "subscription_unsubscribe.html",
+        email=subscriber.email,
+        active=subscriber.status == SubscriberStatus.active,
+        action=unsubscribe_url(settings, subscriber.token),
+        preferences=preferences_url(settings, subscriber.token),
+    )
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_now(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> HTMLResponse:
+    """RFC 8058 one-click unsubscribe, and the confirm button's target: 200, no redirect."""
+    subscriber = find_by_token(session, token)
+    if subscriber is None:
+        return _not_found(request)
+    unsubscribe(
+        session,
+        subscriber,
+        now=clock.now(),
+        source=EventSource.web,
+        method="POST",
+        user_agent=request.headers.get("user-agent"),
+    )
+    session.commit()
+    return _message(
+        request,
+        "You are unsubscribed",
+        f"We will not send the learning bulletin to {subscriber.email} again.",
+        preferences=preferences_url(settings, subscriber.token),
+    )
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def preferences_page(
+    token: str, request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> HTMLResponse:
+    """The preference centre: agency, audiences, leave or come back."""
+    subscriber = find_by_token(session, token)
+    if subscriber is None:
+        return _not_found(request)
+    return _preferences_page(request, session, subscriber, settings=settings, now=clock.now())
+
+
+@router.post("/p/{token}", response_class=HTMLResponse)
+def preferences_save(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    csrf: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "save",
+    agency: Annotated[str, Form()] = "",
+    children: Annotated[str, Form()] = "",
+    adults: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Apply a preference form (CSRF-checked); nothing changes when the check fails."""
+    subscriber = find_by_token(session, token)
+    if subscriber is None:
+        return _not_found(request)
+    now = clock.now()
+    if not check_form_token(settings.secret, subscriber.token, csrf, now=int(now.timestamp())):
+        return _message(
+            request,
+            "Please try again",
+            "This form has expired or did not come from our page. Nothing was changed.",
+            preferences=preferences_url(settings, subscriber.token),
+            status_code=403,
+        )
+    if action == "leave":
+        unsubscribe(
+            session,
+            subscriber,
+            now=now,
+            source=EventSource.web,
+            method="POST",
+            user_agent=request.headers.get("user-agent"),
+        )
+        session.commit()
+        return _preferences_page(
+            request, session, subscriber, settings=settings, now=now, saved=True
+        )
+    if action == "resubscribe":
+        resubscribe(session, subscriber, now=now, source="preference centre")
+        session.commit()
+        return _preferences_page(
+            request, session, subscriber, settings=settings, now=now, saved=True
+        )
+    if action != "save":
+        return _preferences_page(
+            request,
+            session,
+            subscriber,
+            settings=settings,
+            now=now,
+            status_code=400,
+            error="Unknown action.",
+        )
+    prefs = Preferences(agency=agency, children=bool(children), adults=bool(adults))
+    try:
+        set_preferences(session, subscriber, prefs, now=now)
+    except SubscriberError as exc:
+        session.rollback()
+        session.refresh(subscriber)
+        message = str(exc)
+        return _preferences_page(
+            request,
+            session,
+            subscriber,
+            settings=settings,
+            now=now,
+            status_code=400,
+            error=message[:1].upper() + message[1:] + ".",
+        )
+    session.commit()
+    return _preferences_page(request, session, subscriber, settings=settings, now=now, saved=True)
