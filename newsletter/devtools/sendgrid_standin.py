@@ -289,7 +289,7 @@ class SendGridStandIn:
         self.server = ThreadingHTTPServer((host, port), _handler(self))
         self.server.daemon_threads = True
         # A client that gave up (timeout tests) breaks the pipe: expected, not worth a traceback.
-        self.server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.server.handle_error = _quiet  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
 
     @property
@@ -334,6 +334,10 @@ class SendGridStandIn:
                 Accepted(message_id, payload if self.record_bodies else None, recipients)
             )
         return message_id
+
+
+def _quiet(request: object, client_address: object) -> None:
+    return None
 
 
 def _handler(standin: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
