@@ -204,7 +204,8 @@ def test_smtp_5xx_fails_one_recipient_and_4xx_defers_it(
     smtp.close()
 
     assert [r.outcome for r in results] == [Outcome.failed, Outcome.deferred, Outcome.sent]
-    assert results[0].error is not None and "550" in results[0].error
+    assert results[0].error is not None
+    assert "550" in results[0].error
     assert [to for _, to, _ in recorder.messages] == [["person3@example.org"]]
 
 
@@ -217,7 +218,7 @@ def test_smtp_bad_credentials_raise_an_authentication_error(
 
 
 def test_smtp_that_cannot_connect_is_retryable(smtp_server: tuple[Recorder, int]) -> None:
-    _, port = smtp_server
+    _, _port = smtp_server
     with pytest.raises(RetryableError, match="cannot connect"):
         SmtpTransport("smtp://127.0.0.1:1").send(batch(recipient(1)))
 
