@@ -232,3 +232,24 @@ def test_smtp_urls_are_checked(tmp_path: Path) -> None:
         make_transport(make_settings(tmp_path), "smtp")
     secure = SmtpTransport("smtps://u:p@mail.example.org")
     assert (secure.tls, secure.port, secure.username) == (True, 465, "u")
+
+
+def test_non_ascii_names_subjects_and_bodies_survive_the_round_trip(tmp_path: Path) -> None:
+    note = Batch(
+        subject="Café __NL_NAME__",
+        html="<p>Grüße __NL_NAME__</p>",
+        text="Grüße __NL_NAME__ " + "x" * 200,
+        recipients=[recipient(1, name="Zoë Ñúñez")],
+        from_address="Partnership Café <learning@example.org>",
+        month="2026-07",
+    )
+    OutboxTransport(tmp_path).send(note)
+    (path,) = (tmp_path / "2026-07").iterdir()
+    msg = parse(path.read_bytes())
+    assert msg["Subject"] == "Café Zoë Ñúñez"
+    assert msg["To"].addresses[0].display_name == "Zoë Ñúñez"
+    assert msg["From"].addresses[0].display_name == "Partnership Café"
+    text_part, html_part = msg.iter_parts()
+    assert text_part.get_content() == "Grüße Zoë Ñúñez " + "x" * 200
+    assert html_part.get_content() == "<p>Grüße Zoë Ñúñez</p>"
+    assert all(len(line) <= 998 for line in path.read_bytes().split(b"\r\n"))

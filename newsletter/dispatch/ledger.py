@@ -260,6 +260,21 @@ def record_sent(session: Session, sent: Sequence[tuple[int, str | None]], *, now
     """Mark ``(delivery id, provider message id)`` pairs sent (one executemany)."""
     if not sent:
         return
+    groups: dict[str | None, list[int]] = {}
+    for d_id, pmid in sent:
+        groups.setdefault(pmid, []).append(d_id)
+    if len(groups) * 10 <= len(sent):
+        # SendGrid: one message id per request, so a few IN-list UPDATEs beat executemany.
+        for pmid, ids in groups.items():
+            set_status(
+                session,
+                ids,
+                DeliveryStatus.sent,
+                only_if=DeliveryStatus.sending,
+                sent_at=now,
+                provider_message_id=pmid,
+            )
+        return
     stmt = (
         update(Delivery)
         .where(

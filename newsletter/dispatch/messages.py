@@ -7,6 +7,7 @@ RFC 2369 / RFC 8058 unsubscribe headers and a unique Message-ID.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from email.utils import parseaddr
 
@@ -28,10 +29,13 @@ def sender_domain(settings: Settings) -> str:
 
 def unsubscribe_mailbox(settings: Settings) -> str:
     """The address a mailto: unsubscribe goes to: UNSUBSCRIBE_MAILTO, else the From address."""
-    if settings.unsubscribe_mailto:
-        return settings.unsubscribe_mailto
-    _, address = parseaddr(settings.from_address)
-    return address
+    return _mailbox(settings.unsubscribe_mailto, settings.from_address)
+
+
+@functools.lru_cache(maxsize=16)
+def _mailbox(override: str | None, from_address: str) -> str:
+    # Called for every recipient; parsing the From address once per send is enough.
+    return override or parseaddr(from_address)[1]
 
 
 def unsubscribe_headers(settings: Settings, subscriber_token: str) -> dict[str, str]:

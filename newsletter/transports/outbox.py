@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from email.errors import HeaderParseError
 from pathlib import Path
 
 from newsletter.transports.base import Batch, Outcome, RecipientResult
-from newsletter.transports.mime import build_message
+from newsletter.transports.mime import BadAddress, render_message
 
 
 class OutboxTransport:
@@ -32,8 +31,8 @@ class OutboxTransport:
         results = []
         for recipient in batch.recipients:
             try:
-                data = build_message(batch, recipient).as_bytes()
-            except (ValueError, HeaderParseError) as exc:  # an address the email package refuses
+                data = render_message(batch, recipient)
+            except BadAddress as exc:
                 results.append(RecipientResult(recipient, Outcome.failed, error=str(exc)))
                 continue
             ref = f"d{recipient.delivery_id}" if recipient.delivery_id is not None else "test"

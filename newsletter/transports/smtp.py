@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from email.errors import HeaderParseError
 from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -29,7 +28,7 @@ from newsletter.transports.base import (
     RecipientResult,
     RetryableError,
 )
-from newsletter.transports.mime import build_message
+from newsletter.transports.mime import BadAddress, render_message
 
 _TRUE = {"1", "yes", "true", "on"}
 _FALSE = {"0", "no", "false", "off"}
@@ -114,12 +113,12 @@ class SmtpTransport:
         recipients = list(batch.recipients)
         for index, recipient in enumerate(recipients):
             try:
-                msg = build_message(batch, recipient)
-            except (ValueError, HeaderParseError) as exc:
+                data = render_message(batch, recipient)
+            except BadAddress as exc:
                 results.append(RecipientResult(recipient, Outcome.failed, error=str(exc)))
                 continue
             try:
-                conn.send_message(msg, from_addr=sender, to_addrs=[recipient.email])
+                conn.sendmail(sender, [recipient.email], data)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
                 results.append(_refused(recipient, code, text))
@@ -146,7 +145,7 @@ class SmtpTransport:
             else:
                 results.append(
                     RecipientResult(
-                        recipient, Outcome.sent, provider_message_id=str(msg["Message-ID"])
+                        recipient, Outcome.sent, provider_message_id=recipient.message_id
                     )
                 )
         return results
