@@ -100,7 +100,7 @@ def _settings(data_dir: Path, url: str, host: str) -> Any:
         _env_file=None,
         data_dir=data_dir,
         database_url=url,
-        secret_key="bench-secret-key-0123456789",
+        secret_key="bench-secret-key-0123456789",  # noqa: S106 -- a throw-away bench key
         transport="sendgrid",
         sendgrid_api_key=KEY,
         sendgrid_host=host,
@@ -167,9 +167,10 @@ def _placeholder_html() -> str:
 
     from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
 
-    return Template(_template()).render(
+    html: str = Template(_template()).render(
         base="https://news.example.org", token=TOKEN, subscriber=SUBSCRIBER, name=NAME
     )
+    return html
 
 
 def child_send(url: str, host: str, data_dir: str) -> None:
