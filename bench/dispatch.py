@@ -173,6 +173,15 @@ def _placeholder_html() -> str:
     return html
 
 
+def _peak_rss_kb() -> int:
+    """This process's own peak resident set (VmHWM). Not ru_maxrss: on Linux that survives
+    exec, so a child would report its parent's peak (the parent seeds the database)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def child_send(url: str, host: str, data_dir: str) -> None:
     """Run in a subprocess: send the seeded bulletin; print elapsed time and peak RSS."""
     from newsletter.clock import SystemClock
@@ -191,7 +200,7 @@ def child_send(url: str, host: str, data_dir: str) -> None:
         clock=SystemClock(),
     )
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _peak_rss_kb()
     print(
         json.dumps(
             {"elapsed": elapsed, "sent": summary.totals.sent, "peak_mb": peak_kb / 1024},

@@ -428,3 +428,56 @@ def test_placeholder_values_are_filled_for_each_recipient(
     assert "Hello Ann &amp; &lt;Bo&gt;" in (message.html or "")
     assert message.text == "Hi Ann & <Bo>"
     assert f"/u/{person.token}" in (message.html or "")
+
+
+def test_someone_who_leaves_while_the_previous_batch_is_in_flight_is_skipped(
+    engine: Engine, session: Session, settings: Settings, clock: FakeClock
+) -> None:
+    from newsletter.models import Subscriber
+    from newsletter.transports.base import Batch, RecipientResult
+
+    bulletin = approved_bulletin(session, agencies={"health": 4})
+    leaver = list(session.scalars(select(Subscriber).order_by(col(Subscriber.id))))[2]
+    session.commit()  # SQLite: end the read transaction (BEGIN IMMEDIATE holds the write lock)
+
+    class LeavesDuringFirstBatch(MemoryTransport):
+        def send(self, batch: Batch) -> list[RecipientResult]:
+            if not self.sent:  # the next page may already have been read by now
+                with Session(engine) as other:
+                    person = other.get(Subscriber, leaver.id)
+                    assert person is not None
+                    person.status = SubscriberStatus.unsubscribed
+                    other.commit()
+            return super().send(batch)
+
+    transport = LeavesDuringFirstBatch(max_batch=2)
+
+    summary = send_bulletin(engine, settings, bulletin.month, transport=transport, clock=clock)
+
+    assert summary.by_agency["health"].sent == 3
+    assert summary.by_agency["health"].skipped == 1
+    assert leaver.email not in {m.to for m in transport.sent}
+
+
+def test_a_page_read_before_someone_left_skips_them_when_it_is_claimed(
+    engine: Engine, session: Session, settings: Settings, clock: FakeClock
+) -> None:
+    from newsletter.dispatch.batches import _claim, _Pages, transaction
+    from newsletter.models import Subscriber, Variant
+
+    bulletin = approved_bulletin(session, agencies={"health": 3})
+    ledger.snapshot(session, bulletin, now=clock.now())
+    variants = list(session.scalars(select(Variant)))
+    session.commit()
+    with engine.connect() as conn:
+        page = _Pages(conn, settings, bulletin=bulletin, variants=variants, size=10).next()
+        assert page is not None
+        assert len(page.batch.recipients) == 3
+        leaver = session.scalars(select(Subscriber).order_by(col(Subscriber.id))).all()[1]
+        leaver.status = SubscriberStatus.unsubscribed
+        session.commit()
+        with transaction(conn) as tx:
+            left = _claim(tx, page, bulletin_id=bulletin.id or 0, batch_no=1)
+
+    assert left == [page.batch.recipients[1].delivery_id]
+    assert statuses(session, bulletin) == Counter({"sending": 2, "skipped": 1})

@@ -2,13 +2,8 @@
 
 from newsletter.dispatch.deliver import RetryPolicy
 from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
-from newsletter.dispatch.send import (
-    AgencyCounts,
-    DispatchError,
-    Progress,
-    SendSummary,
-    send_bulletin,
-)
+from newsletter.dispatch.send import send_bulletin
+from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
 
 __all__ = [
     "AgencyCounts",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, literal, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, select, true, update
 from sqlmodel import Session, col
 
 from newsletter.audience import audience_select
@@ -61,7 +61,9 @@ def snapshot(session: Session, bulletin: Bulletin, *, now: datetime) -> int:
                 true(),
             )
         )
-        .order_by(audience.c.id)
+        # Variant first: each variant's rows get consecutive ids, so a batch (one variant)
+        # is one contiguous id range for the keyset page and the range UPDATE that claims it.
+        .order_by(col(Variant.id), audience.c.id)
     )
     stmt = (
         dialect_insert(session, Delivery)
@@ -272,10 +274,42 @@ def mark_range_sending(
             col(Delivery.status) == DeliveryStatus.pending,
             col(Delivery.variant_id) == variant_id,
             col(Delivery.id).between(first_id, last_id),
+            _still_sendable(),
         )
         .values(status=DeliveryStatus.sending, batch=batch, attempts=col(Delivery.attempts) + 1)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _still_sendable() -> ColumnElement[bool]:
+    """The delivery's subscriber exists, is active and is not suppressed (checked again at
+    claim time: the page may have been read while the previous batch was being sent)."""
+    suppressed = (
+        select(literal(1))
+        .where(col(Suppression.address_hash) == col(Subscriber.address_hash))
+        .exists()
+    )
+    return (
+        select(literal(1))
+        .where(
+            col(Subscriber.id) == col(Delivery.subscriber_id),
+            col(Subscriber.status) == SubscriberStatus.active,
+            ~suppressed,
+        )
+        .exists()
+    )
+
+
+def pending_in_range(
+    session: Session, *, bulletin_id: int, variant_id: int, first_id: int, last_id: int
+) -> list[int]:
+    stmt = select(col(Delivery.id)).where(
+        col(Delivery.bulletin_id) == bulletin_id,
+        col(Delivery.status) == DeliveryStatus.pending,
+        col(Delivery.variant_id) == variant_id,
+        col(Delivery.id).between(first_id, last_id),
+    )
+    return list(session.scalars(stmt))
 
 
 def mark_batch_sent(

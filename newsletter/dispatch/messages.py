@@ -7,6 +7,7 @@ RFC 2369 / RFC 8058 unsubscribe headers and a unique Message-ID.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import secrets
 from email.utils import parseaddr
@@ -112,3 +113,7 @@ def variant_batch(
         month=bulletin.month,
         category=f"bulletin-{bulletin.month}",
     )
+
+
+def replace_recipients(batch: Batch, recipients: list[Recipient]) -> Batch:
+    return dataclasses.replace(batch, recipients=recipients)

@@ -15,7 +15,8 @@ from sqlmodel import Session, col
 from newsletter.audience import audience_select
 from newsletter.config import Settings
 from newsletter.dispatch import messages
-from newsletter.dispatch.send import DispatchError, load_bulletin
+from newsletter.dispatch.send import load_bulletin
+from newsletter.dispatch.summary import DispatchError
 from newsletter.models import Delivery, DeliveryStatus, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
 from newsletter.transports.base import Recipient, RecipientResult, Transport
