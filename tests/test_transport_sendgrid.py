@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,3 +266,60 @@ def test_a_send_survives_429_then_500_with_no_duplicates_and_no_losses(
     assert set(delivered.values()) == {1}
     assert len(waits) == 3
     assert standin.requests == len(standin.accepted) + 3
+
+
+def test_a_timed_out_batch_is_left_unknown_and_only_retry_unknown_resends_it(
+    engine: Engine,
+    session: Session,
+    tmp_path: Path,
+    database_url: str,
+    clock: FakeClock,
+    standin: SendGridStandIn,
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        sendgrid_api_key=KEY,
+        sendgrid_host=standin.url,
+        sendgrid_timeout=0.3,
+        batch_size=2,
+    )
+    bulletin = make_bulletin(session, status=BulletinStatus.approved)
+    make_variant(session, bulletin, agency="health", html="<p>__NL_NAME__</p>")
+    for _ in range(4):
+        make_subscriber(session, agency="health")
+    session.commit()
+    standin.script(Answer.slow(1.0))  # the first batch reaches SendGrid, the answer is late
+
+    first = send_bulletin(
+        engine,
+        settings,
+        bulletin.month,
+        transport=make_transport(settings, "sendgrid"),
+        clock=clock,
+    )
+
+    assert first.totals.unknown == 2
+    assert first.totals.sent == 2
+    assert standin.recipients == 4  # SendGrid has all four; the ledger does not resend two
+
+    again = send_bulletin(
+        engine,
+        settings,
+        bulletin.month,
+        transport=make_transport(settings, "sendgrid"),
+        clock=clock,
+    )
+    assert again.sent_now == 0
+    assert standin.recipients == 4
+
+    retried = send_bulletin(
+        engine,
+        settings,
+        bulletin.month,
+        transport=make_transport(settings, "sendgrid"),
+        clock=clock,
+        retry_unknown=True,
+    )
+    assert retried.totals.sent == 4
+    assert standin.recipients == 6  # the operator chose to resend: those two may get two
