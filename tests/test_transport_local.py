@@ -253,3 +253,93 @@ def test_non_ascii_names_subjects_and_bodies_survive_the_round_trip(tmp_path: Pa
     assert text_part.get_content() == "Grüße Zoë Ñúñez " + "x" * 200
     assert html_part.get_content() == "<p>Grüße Zoë Ñúñez</p>"
     assert all(len(line) <= 998 for line in path.read_bytes().split(b"\r\n"))
+
+
+def _self_signed() -> tuple[bytes, bytes]:
+    """A certificate and key for 127.0.0.1, so the test can speak real TLS."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        cert.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+class TlsRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encrypted: list[bool] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.encrypted.append(session.ssl is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_smtp_upgrades_with_starttls_when_offered_and_logs_in_over_tls(tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = _self_signed()
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    recorder = TlsRecorder()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticator,
+        tls_context=server_context,
+        require_starttls=True,
+    )
+    controller.start()
+    try:
+        client_context = ssl.create_default_context(cadata=cert.decode())
+        smtp = SmtpTransport(f"smtp://user:p%40ss@127.0.0.1:{port}", context=client_context)
+        results = smtp.send(batch(recipient(1)))
+        smtp.close()
+    finally:
+        controller.stop()
+
+    assert [r.outcome for r in results] == [Outcome.sent]
+    assert recorder.encrypted == [True]
+
+
+def test_smtp_refuses_to_send_in_clear_when_starttls_is_required_but_not_offered(
+    smtp_server: tuple[Recorder, int],
+) -> None:
+    recorder, port = smtp_server
+    with pytest.raises(AuthenticationError, match="does not offer STARTTLS"):
+        SmtpTransport(f"smtp://127.0.0.1:{port}?starttls=yes").send(batch(recipient(1)))
+    assert recorder.messages == []

@@ -37,7 +37,15 @@ _FALSE = {"0", "no", "false", "off"}
 class SmtpTransport:
     name = "smtp"
 
-    def __init__(self, url: str, *, timeout: float = 30.0, max_batch: int = 200) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        max_batch: int = 200,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``context`` verifies the server's certificate (default: the system's trust store)."""
         parts = urlsplit(url)
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
             raise ValueError(
@@ -54,7 +62,7 @@ class SmtpTransport:
         self.starttls: bool | None = None if not starttls else starttls in _TRUE
         self.timeout = timeout
         self.max_batch = max_batch
-        self.context = ssl.create_default_context()
+        self.context = context or ssl.create_default_context()
         self._conn: smtplib.SMTP | None = None
 
     # -- connection ---------------------------------------------------------------------------
@@ -75,7 +83,11 @@ class SmtpTransport:
                     conn.ehlo()
                 elif self.starttls:
                     conn.close()
-                    raise PermanentError(f"{self.host}:{self.port} does not offer STARTTLS")
+                    # A configuration problem, not this batch's: stop the send (rows stay
+                    # pending) rather than fail recipients who could be sent once it is fixed.
+                    raise AuthenticationError(
+                        f"{self.host}:{self.port} does not offer STARTTLS (starttls=yes)"
+                    )
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
