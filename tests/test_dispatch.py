@@ -66,7 +66,9 @@ def statuses(session: Session, bulletin: Bulletin) -> Counter[str]:
         .where(col(Delivery.bulletin_id) == bulletin.id)
         .group_by(col(Delivery.status))
     )
-    return Counter({str(s): n for s, n in rows})
+    counts = Counter({str(s): n for s, n in rows})
+    session.commit()  # SQLite: a read transaction (BEGIN IMMEDIATE) would block the sender
+    return counts
 
 
 def test_a_send_reaches_every_subscriber_once_with_their_own_values_and_headers(
@@ -481,3 +483,38 @@ def test_a_page_read_before_someone_left_skips_them_when_it_is_claimed(
 
     assert left == [page.batch.recipients[1].delivery_id]
     assert statuses(session, bulletin) == Counter({"sending": 2, "skipped": 1})
+
+
+def test_a_second_sender_of_the_same_bulletin_is_refused_and_changes_nothing(
+    engine: Engine, session: Session, settings: Settings, clock: FakeClock
+) -> None:
+    from newsletter.dispatch.lock import send_lock
+
+    bulletin = approved_bulletin(session, agencies={"health": 2})
+    with (
+        engine.connect() as other,
+        send_lock(other, bulletin_id=bulletin.id or 0, month="x"),
+        pytest.raises(DispatchError, match="another process is sending"),
+    ):
+        send_bulletin(engine, settings, bulletin.month, transport=MemoryTransport(), clock=clock)
+    assert statuses(session, bulletin) == Counter()
+
+    summary = send_bulletin(
+        engine, settings, bulletin.month, transport=MemoryTransport(), clock=clock
+    )
+    assert summary.totals.sent == 2
+
+
+def test_a_bulletin_that_failed_before_its_snapshot_is_snapshotted_on_restart(
+    engine: Engine, session: Session, settings: Settings, clock: FakeClock
+) -> None:
+    bulletin = approved_bulletin(session, agencies={"health": 2})
+    bulletin.status = BulletinStatus.failed
+    session.commit()
+
+    summary = send_bulletin(
+        engine, settings, bulletin.month, transport=MemoryTransport(), clock=clock
+    )
+
+    assert summary.status is BulletinStatus.sent
+    assert summary.totals.sent == 2

@@ -91,6 +91,11 @@ def snapshot(session: Session, bulletin: Bulletin, *, now: datetime) -> int:
     return _rows(session, bulletin.id) - before
 
 
+def has_rows(session: Session, bulletin_id: int) -> bool:
+    stmt = select(col(Delivery.id)).where(col(Delivery.bulletin_id) == bulletin_id).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def _rows(session: Session, bulletin_id: int) -> int:
     stmt = select(func.count()).where(col(Delivery.bulletin_id) == bulletin_id)
     return int(session.scalar(stmt) or 0)

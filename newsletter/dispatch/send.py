@@ -19,17 +19,17 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlmodel import Session, col
 
 from newsletter.clock import Clock
 from newsletter.config import Settings
-from newsletter.db import session_scope
 from newsletter.dispatch import ledger
-from newsletter.dispatch.batches import run_batches
+from newsletter.dispatch.batches import run_batches, transaction
 from newsletter.dispatch.deliver import RetryPolicy, Sleep
+from newsletter.dispatch.lock import send_lock
 from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
-from newsletter.lifecycle import transition
+from newsletter.lifecycle import TransitionError, transition
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Transport
 
@@ -74,10 +74,8 @@ class _Start:
     nothing_to_do: bool = False
 
 
-def _start(
-    engine: Engine, settings: Settings, month: str, *, clock: Clock, retry_unknown: bool
-) -> _Start:
-    with session_scope(engine) as session:
+def _start(conn: Connection, month: str, *, clock: Clock, retry_unknown: bool) -> _Start:
+    with transaction(conn) as session:
         bulletin = load_bulletin(session, month)
         assert bulletin.id is not None
         status = BulletinStatus(bulletin.status)
@@ -101,8 +99,13 @@ def _start(
         ):
             return _Start(bulletin, variants, 0, interrupted, nothing_to_do=True)
         if status is not BulletinStatus.sending:
-            transition(session, bulletin, BulletinStatus.sending)
-        if status in _FIRST_START:
+            try:
+                transition(session, bulletin, BulletinStatus.sending)
+            except TransitionError as exc:
+                raise DispatchError(str(exc)) from exc
+        # A restart normally finds its rows; a bulletin marked failed before it ever started
+        # has none, and is snapshotted like a first start.
+        if status in _FIRST_START or not ledger.has_rows(session, bulletin.id):
             now = clock.now()
             session.execute(
                 update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(send_started_at=now)
@@ -146,7 +149,37 @@ def send_bulletin(
     policy = policy or RetryPolicy(
         max_attempts=settings.send_max_attempts, max_wait=settings.send_max_wait
     )
-    start = _start(engine, settings, month, clock=clock, retry_unknown=retry_unknown)
+    with engine.connect() as conn:
+        with transaction(conn) as session:
+            bulletin_id = load_bulletin(session, month).id
+        assert bulletin_id is not None
+        with send_lock(conn, bulletin_id=bulletin_id, month=month):
+            return _send_locked(
+                conn,
+                settings,
+                month,
+                transport=transport,
+                clock=clock,
+                retry_unknown=retry_unknown,
+                progress=progress,
+                sleep=sleep,
+                policy=policy,
+            )
+
+
+def _send_locked(
+    conn: Connection,
+    settings: Settings,
+    month: str,
+    *,
+    transport: Transport,
+    clock: Clock,
+    retry_unknown: bool,
+    progress: Progress | None,
+    sleep: Sleep,
+    policy: RetryPolicy,
+) -> SendSummary:
+    start = _start(conn, month, clock=clock, retry_unknown=retry_unknown)
     bulletin = start.bulletin
     assert bulletin.id is not None
     summary = SendSummary(
@@ -156,27 +189,26 @@ def send_bulletin(
         interrupted=start.interrupted,
     )
     if start.nothing_to_do:
-        with Session(engine) as session:
+        with transaction(conn) as session:
             summary.by_agency = _counts(session, bulletin.id)
         return summary
 
     if progress is not None:
         progress.start(start.pending)
-    with engine.connect() as conn:
-        run_batches(
-            conn,
-            settings,
-            bulletin=start.bulletin,
-            variants=start.variants,
-            summary=summary,
-            transport=transport,
-            clock=clock,
-            sleep=sleep,
-            policy=policy,
-            progress=progress,
-        )
+    run_batches(
+        conn,
+        settings,
+        bulletin=start.bulletin,
+        variants=start.variants,
+        summary=summary,
+        transport=transport,
+        clock=clock,
+        sleep=sleep,
+        policy=policy,
+        progress=progress,
+    )
 
-    with session_scope(engine) as session:
+    with transaction(conn) as session:
         fresh = session.get(Bulletin, bulletin.id)
         assert fresh is not None
         if summary.stopped is not None:
