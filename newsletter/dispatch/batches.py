@@ -144,6 +144,13 @@ def _claim(session: Session, page: _Page, *, bulletin_id: int, batch_no: int) ->
     ledger.set_status(
         session, left, DeliveryStatus.skipped, only_if=DeliveryStatus.pending, error=GONE
     )
+    if marked + len(left) != len(page.batch.recipients):
+        # Only another sender could cause this, and the send lock rules that out; refuse to
+        # send rather than risk it (the claim's transaction rolls back: nothing is claimed).
+        raise RuntimeError(
+            f"claimed {marked} + skipped {len(left)} rows for a page of "
+            f"{len(page.batch.recipients)}; is another process sending this bulletin?"
+        )
     return left
 
 
