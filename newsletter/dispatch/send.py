@@ -2,15 +2,16 @@
 
 The order of things is the contract (save, then send):
 
+0. The send takes the bulletin's send lock (:mod:`.lock`): one sender at a time.
 1. One transaction: rows a crashed run left ``sending`` become ``unknown``; the bulletin moves
    to ``sending`` (only from a status TRANSITIONS allows); on a first start the audience is
    snapshotted into ``pending`` rows.
-2. Per variant, pending rows are read by keyset in batches. In one committed transaction the
-   rows of subscribers who left since the snapshot become ``skipped`` and the rest ``sending``
-   with a batch number. Only then does the batch go to the transport.
-3. Each recipient's outcome is recorded. A send that must stop (bad credentials, provider down,
-   too many failed batches) leaves the bulletin ``failed``, its untouched rows ``pending``:
-   running the send again resumes it. Otherwise the bulletin becomes ``sent``.
+2. Per variant, pending rows are read by keyset in batches (:mod:`.batches`). Each batch is
+   claimed (``sending``, with a batch number; leavers ``skipped``) and committed before it goes
+   to the transport; its outcome is recorded when the transport answers.
+3. A send that must stop (bad credentials, provider down, too many failed batches) leaves the
+   bulletin ``failed``, its untouched rows ``pending``: running the send again resumes it.
+   Otherwise the bulletin becomes ``sent``.
 """
 
 from __future__ import annotations
