@@ -236,6 +236,8 @@ def test_retryable_errors_past_the_attempt_limit_stop_the_send_and_a_rerun_resum
     assert second.status is BulletinStatus.sent
     assert second.totals.sent == 3
     assert sorted(Counter(m.to for m in transport.sent).values()) == [1, 1, 1]
+    errors = set(session.scalars(select(col(Delivery.error))))
+    assert errors == {None}  # the first run's error no longer applies
 
 
 def test_a_permanent_error_fails_that_batch_only_with_the_error_recorded(

@@ -252,8 +252,19 @@ def run_batches(
                 deliver, transport, batch, policy=policy, clock=clock, sleep=sleep
             )
             variant = page.variant
-            page = pages.next()  # overlaps with the transport's network wait
-            delivered = future.result()
+            try:
+                page = pages.next()  # overlaps with the transport's network wait
+                delivered = future.result()
+            except KeyboardInterrupt:
+                # An operator's Ctrl-C: let the batch in flight finish and record it, so the
+                # interruption leaves no "unknown" rows behind (a second Ctrl-C still aborts).
+                log.warning("interrupted: finishing batch %d before stopping", batch_no)
+                delivered = future.result()
+                with transaction(conn) as session:
+                    _record(
+                        session, delivered, bulletin_id=bulletin.id, batch_no=batch_no, clock=clock
+                    )
+                raise
             previous = (delivered, batch_no)
             summary.batches += 1
             summary.sent_now += len(delivered.sent)

@@ -258,6 +258,8 @@ def set_status(
         values["batch"] = batch
     if error is not None:
         values["error"] = error[:_ERROR_MAX]
+    elif status == DeliveryStatus.sent:
+        values["error"] = None  # an earlier attempt's error no longer applies
     if count_attempt:
         values["attempts"] = col(Delivery.attempts) + 1
     if sent_at is not None:
@@ -351,6 +353,7 @@ def mark_batch_sent(
             status=DeliveryStatus.sent,
             provider_message_id=(provider_message_id or "")[:200] or None,
             sent_at=now,
+            error=None,  # an earlier attempt's error no longer applies
         )
     )
     return int(result.rowcount)
@@ -381,7 +384,12 @@ def record_sent(session: Session, sent: Sequence[tuple[int, str | None]], *, now
             col(Delivery.id) == bindparam("d_id"),
             col(Delivery.status) == DeliveryStatus.sending,
         )
-        .values(status=DeliveryStatus.sent, provider_message_id=bindparam("d_pmid"), sent_at=now)
+        .values(
+            status=DeliveryStatus.sent,
+            provider_message_id=bindparam("d_pmid"),
+            sent_at=now,
+            error=None,
+        )
     )
     session.connection().execute(
         stmt, [{"d_id": d_id, "d_pmid": (pmid or "")[:200] or None} for d_id, pmid in sent]
