@@ -12,11 +12,14 @@ before it is claimed, the claim re-checks each subscriber: whoever unsubscribed 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 
 from sqlalchemy import Connection
 from sqlmodel import Session
@@ -196,6 +199,28 @@ def _record(
     )
 
 
+@contextmanager
+def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[None]:
+    """In the main thread, the first Ctrl-C asks the send to stop once the batch in flight is
+    recorded (no row is left "unknown" by an operator's pause); a second one interrupts at
+    once, as usual. Elsewhere (a scheduler thread) signals are not ours to handle."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        log.warning("stopping after the batch in flight (press Ctrl-C again to abort now)")
+        interrupted.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_batches(
     conn: Connection,
     settings: Settings,
@@ -218,7 +243,11 @@ def run_batches(
     failed_batches = 0
     page = pages.next()
     previous: tuple[Delivered, int] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as worker:
+    interrupted = threading.Event()
+    with (
+        _ctrl_c_stops_after_this_batch(interrupted),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as worker,
+    ):
         while True:
             left: list[int] = []
             with transaction(conn) as session:
@@ -231,6 +260,11 @@ def run_batches(
                         clock=clock,
                     )
                     previous = None
+                if interrupted.is_set() and summary.stopped is None:
+                    summary.stopped = (
+                        "interrupted by the operator after the batch in flight was recorded; "
+                        f"run `newsletter bulletin send {bulletin.month}` to resume"
+                    )
                 if page is None or summary.stopped is not None:
                     break
                 if page.batch.recipients:
@@ -252,19 +286,8 @@ def run_batches(
                 deliver, transport, batch, policy=policy, clock=clock, sleep=sleep
             )
             variant = page.variant
-            try:
-                page = pages.next()  # overlaps with the transport's network wait
-                delivered = future.result()
-            except KeyboardInterrupt:
-                # An operator's Ctrl-C: let the batch in flight finish and record it, so the
-                # interruption leaves no "unknown" rows behind (a second Ctrl-C still aborts).
-                log.warning("interrupted: finishing batch %d before stopping", batch_no)
-                delivered = future.result()
-                with transaction(conn) as session:
-                    _record(
-                        session, delivered, bulletin_id=bulletin.id, batch_no=batch_no, clock=clock
-                    )
-                raise
+            page = pages.next()  # overlaps with the transport's network wait
+            delivered = future.result()
             previous = (delivered, batch_no)
             summary.batches += 1
             summary.sent_now += len(delivered.sent)

@@ -11,13 +11,17 @@ when the process dies).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.dispatch.summary import DispatchError
+
+log = logging.getLogger(__name__)
 
 _NAMESPACE = 0x4E4C0000  # "NL": keeps our advisory lock ids apart from anyone else's
 
@@ -35,8 +39,12 @@ def send_lock(conn: Connection, *, bulletin_id: int, month: str) -> Iterator[Non
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+            except SQLAlchemyError:
+                # A broken connection has dropped the lock with it; don't hide the real error.
+                log.warning("could not release the send lock of %s explicitly", month)
         return
     database = conn.engine.url.database
     if not database or database == ":memory:":
