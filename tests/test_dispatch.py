@@ -291,6 +291,8 @@ def test_an_unknown_outcome_is_never_resent_until_an_operator_says_so(
     assert first.totals.sent == 1
     assert again.sent_now == 0
     assert len(transport.sent) == 1
+    assert dry_run(session, settings, bulletin.month).unknown == 2
+    session.commit()
 
     retried = send_bulletin(
         engine, settings, bulletin.month, transport=transport, clock=clock, retry_unknown=True

@@ -104,6 +104,7 @@ def dry_run_table(result: DryRun) -> Table:
     table.add_column("audience", justify="right")
     table.add_column("in ledger", justify="right")
     table.add_column("pending", justify="right")
+    table.add_column("unknown", justify="right")
     for row in result.rows:
         table.add_row(
             row.agency,
@@ -112,6 +113,7 @@ def dry_run_table(result: DryRun) -> Table:
             f"{row.audience:,}",
             f"{row.in_ledger:,}",
             f"{row.pending:,}",
+            f"{row.unknown:,}",
         )
     return table
 
@@ -166,9 +168,9 @@ def register(app: typer.Typer) -> None:
                 if not yes:
                     with Session(engine) as session:
                         preview = dry_run(session, settings, month)
+                    count = preview.would_send + (preview.unknown if retry_unknown else 0)
                     typer.confirm(
-                        f"Send {month} to {preview.would_send:,} recipients via {chosen.name}?",
-                        abort=True,
+                        f"Send {month} to {count:,} recipients via {chosen.name}?", abort=True
                     )
                 with RichProgress(f"sending {month}") as progress:
                     summary = send_bulletin(

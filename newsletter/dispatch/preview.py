@@ -35,6 +35,7 @@ class DryRunRow:
     audience: int  # active, unsuppressed subscribers of the agency in the bulletin's audience
     in_ledger: int  # rows already snapshotted for the agency (any status)
     pending: int  # rows still to send
+    unknown: int = 0  # rows whose outcome is unknown (resent only with --retry-unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,10 @@ class DryRun:
     @property
     def audience(self) -> int:
         return sum(r.audience for r in self.rows)
+
+    @property
+    def unknown(self) -> int:
+        return sum(r.unknown for r in self.rows)
 
     @property
     def would_send(self) -> int:
@@ -71,12 +76,15 @@ def dry_run(session: Session, settings: Settings, month: str) -> DryRun:
         for v in session.scalars(select(Variant).where(col(Variant.bulletin_id) == bulletin.id))
     }
     ledger_rows: dict[str, tuple[int, int]] = {}
+    unknown: dict[str, int] = {}
     stmt = (
         select(col(Delivery.agency), col(Delivery.status), func.count())
         .where(col(Delivery.bulletin_id) == bulletin.id)
         .group_by(col(Delivery.agency), col(Delivery.status))
     )
     for agency, status, n in session.execute(stmt):
+        if status == DeliveryStatus.unknown:
+            unknown[agency] = unknown.get(agency, 0) + n
         total, pending = ledger_rows.get(agency, (0, 0))
         ledger_rows[agency] = (
             total + n,
@@ -94,6 +102,7 @@ def dry_run(session: Session, settings: Settings, month: str) -> DryRun:
                 audience=int(by_agency.get(agency, 0)),
                 in_ledger=total,
                 pending=pending,
+                unknown=unknown.get(agency, 0),
             )
         )
     return DryRun(month=month, status=str(bulletin.status), rows=rows)
