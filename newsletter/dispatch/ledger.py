@@ -8,11 +8,26 @@ provider may have them) instead of sending them again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col
 
 from newsletter.audience import audience_select
@@ -170,20 +185,14 @@ class Row:
     sendable: bool  # subscriber still exists, is active and unsuppressed
 
 
-def pending_page(
-    session: Session, *, bulletin_id: int, variant_id: int, after_id: int, limit: int
-) -> list[Row]:
-    """The next ``limit`` pending rows of one variant with id > ``after_id`` (keyset paging).
-
-    Keyset rather than OFFSET: each page costs the same however far the send has got, and rows
-    that change status behind us cannot shift the window.
-    """
+def _page_statement() -> Select[int | None, str, str | None, str, str, SubscriberStatus, bool]:
+    """The keyset page query, with named parameters (see :func:`pending_page`)."""
     suppressed = (
         select(literal(1))
         .where(col(Suppression.address_hash) == col(Subscriber.address_hash))
         .exists()
     )
-    stmt = (
+    return (
         select(
             col(Delivery.id),
             col(Delivery.agency),
@@ -196,41 +205,64 @@ def pending_page(
         .select_from(Delivery)
         .outerjoin(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
         .where(
-            col(Delivery.bulletin_id) == bulletin_id,
-            col(Delivery.status) == DeliveryStatus.pending,
-            col(Delivery.variant_id) == variant_id,
-            col(Delivery.id) > after_id,
+            col(Delivery.bulletin_id) == bindparam("p_bulletin"),
+            col(Delivery.status) == DeliveryStatus.pending.value,
+            col(Delivery.variant_id) == bindparam("p_variant"),
+            col(Delivery.id) > bindparam("p_after"),
         )
         .order_by(col(Delivery.id))
-        .limit(limit)
+        .limit(bindparam("p_limit", type_=Integer))
     )
-    rows = []
-    for (
-        delivery_id,
-        agency,
-        email,
-        name,
-        token,
-        status,
-        is_suppressed,
-    ) in session.connection().execute(stmt):
-        sendable = (
-            email is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_page(dialect: Dialect) -> SQLCompiler:
+    return _page_statement().compile(dialect=dialect)
+
+
+def pending_page(
+    session: Session, *, bulletin_id: int, variant_id: int, after_id: int, limit: int
+) -> list[Row]:
+    """The next ``limit`` pending rows of one variant with id > ``after_id`` (keyset paging).
+
+    Keyset rather than OFFSET: each page costs the same however far the send has got, and rows
+    that change status behind us cannot shift the window.
+
+    The query is compiled once and run on the driver's cursor: building SQLAlchemy result rows
+    for 1000 rows a batch took three times as long as the query, and that time holds the GIL
+    the transport thread needs while a batch is in flight.
+    """
+    conn = session.connection()
+    compiled = _compiled_page(conn.dialect)
+    values = compiled.construct_params(
+        {"p_bulletin": bulletin_id, "p_variant": variant_id, "p_after": after_id, "p_limit": limit}
+    )
+    params: Any = (
+        tuple(values[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else values
+    )
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        fetched = cursor.fetchall()
+    finally:
+        cursor.close()
+    active = SubscriberStatus.active.value
+    return [
+        Row(
+            delivery_id=delivery_id,
+            agency=agency,
+            email=email,
+            name=name or "",
+            subscriber_token=token,
+            sendable=email is not None
             and token is not None
-            and status == SubscriberStatus.active
-            and not is_suppressed
+            and status == active
+            and not is_suppressed,
         )
-        rows.append(
-            Row(
-                delivery_id=delivery_id or 0,  # the primary key: never NULL
-                agency=agency,
-                email=email,
-                name=name or "",
-                subscriber_token=token,
-                sendable=sendable,
-            )
-        )
-    return rows
+        for delivery_id, agency, email, name, token, status, is_suppressed in fetched
+    ]
 
 
 def _in_chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
