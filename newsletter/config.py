@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     tracking: TrackingMode = "individual"
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_months: int = 24
+    # Scheduler: a send slot missed by less than this (scheduler down) still goes out; later not.
+    send_grace_hours: float = Field(default=6.0, ge=0)
+    schedule_tick_seconds: int = Field(default=60, ge=1)  # how often the lifecycle tick runs
     report_min_count: int = 5
 
     # Branding of the email template (templates/ reads these through the render context).

@@ -11,6 +11,7 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.schedule import ScheduleAction
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -34,6 +35,7 @@ __all__ = [
     "EventType",
     "Link",
     "LinkKind",
+    "ScheduleAction",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",
