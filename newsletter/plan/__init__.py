@@ -1,5 +1,6 @@
 """The campaign plan: ``campaigns/`` read, checked and turned into typed objects."""
 
+from newsletter.plan.loader import PlanInvalid, load_checked_plan, load_plan
 from newsletter.plan.model import (
     CatalogueItem,
     ItemKind,
@@ -20,8 +21,11 @@ __all__ = [
     "LoadResult",
     "Plan",
     "PlanError",
+    "PlanInvalid",
     "Section",
     "SendSlot",
     "Source",
     "Theme",
+    "load_checked_plan",
+    "load_plan",
 ]

@@ -1,0 +1,171 @@
+"""The written shape of ``campaigns/`` files, as pydantic models.
+
+These models check only what one file can say about itself: required and unknown fields, types,
+dates, times, ids, audiences and URLs. Checks that need more than one file (catalogue ids,
+agencies, booking dates against send dates) live in :mod:`newsletter.plan.loader`.
+
+Every model forbids unknown fields so that a misspelt field ("sumary:") is an error rather than
+silently ignored. Validators raise ``ValueError`` with plain-English text: the loader shows that
+text to the comms officer as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from newsletter.plan.links import url_problem
+from newsletter.plan.model import ItemKind
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+AUDIENCES = ("children", "adults")
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty; write something here or remove the field")
+    return value.strip()
+
+
+def _month(value: Any) -> str:
+    if not isinstance(value, str) or not MONTH_RE.match(value):
+        raise ValueError(f"{str(value)!r} is not a month; write it as YYYY-MM, e.g. 2026-07")
+    return value
+
+
+def _item_id(value: str) -> str:
+    if not ID_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a usable id; use lower-case letters, digits and hyphens, "
+            "e.g. course-icon"
+        )
+    return value
+
+
+def _kind(value: str) -> str:
+    kinds = [kind.value for kind in ItemKind]
+    if value not in kinds:
+        raise ValueError(f"{value!r} is not a kind of item; use one of {', '.join(kinds)}")
+    return value
+
+
+def _audience(value: str) -> str:
+    if value not in AUDIENCES:
+        raise ValueError(f"{value!r} is not an audience; use {' or '.join(AUDIENCES)}")
+    return value
+
+
+def _url(value: str) -> str:
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _clock_time(value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str) and (match := _TIME_RE.match(value.strip())):
+        return dt.time(int(match.group(1)), int(match.group(2)))
+    raise ValueError(
+        f'{value!r} is not a time of day; write it in 24-hour clock in quotes, e.g. "09:00"'
+    )
+
+
+def _calendar_date(value: Any) -> dt.date:
+    # YAML reads an unquoted 2026-07-20 as a date already; a quoted one arrives as text.
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"{value!r} has a time; write just the date, e.g. 2026-07-20")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-07-20")
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Month = Annotated[str, BeforeValidator(_month)]
+ItemId = Annotated[str, AfterValidator(_item_id)]
+Kind = Annotated[str, AfterValidator(_kind)]
+AudienceName = Annotated[str, AfterValidator(_audience)]
+Url = Annotated[str, AfterValidator(_url)]
+ClockTime = Annotated[dt.time, BeforeValidator(_clock_time)]
+CalendarDate = Annotated[dt.date, BeforeValidator(_calendar_date)]
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- plan.yaml ---------------------------------------------------------------------------------
+
+
+class SlotRaw(_Raw):
+    day: Text = "1st tue"
+    time: ClockTime = dt.time(9, 0)
+    timezone: Text = "Europe/London"
+
+
+class PlanRaw(_Raw):
+    send_slot: SlotRaw = SlotRaw()
+    draft_lead_days: int = Field(default=10, ge=0, le=60)
+
+
+# --- catalogue/*.yaml --------------------------------------------------------------------------
+
+
+class ItemRaw(_Raw):
+    id: ItemId
+    kind: Kind
+    title: Text
+    summary: Text
+    url: Url
+    link_text: Text
+    points: list[Text] = []
+    format: Text | None = None
+    booking_closes: CalendarDate | None = None
+    agencies: list[Text] | None = None
+
+
+class CatalogueRaw(_Raw):
+    items: list[ItemRaw]
+
+
+# --- themes/YYYY-MM.yaml -----------------------------------------------------------------------
+
+
+class SendRaw(_Raw):
+    date: CalendarDate | None = None
+    time: ClockTime | None = None
+
+
+class UseRaw(_Raw):
+    ref: Text
+    note: Text | None = None
+    agencies: list[Text] | None = None
+
+
+class SectionRaw(_Raw):
+    title: Text
+    intro: Text | None = None
+    feedback: bool = True
+    items: list[UseRaw]
+
+
+class ThemeRaw(_Raw):
+    month: Month
+    title: Text
+    subject: Text
+    preheader: Text
+    audience: list[AudienceName] = Field(min_length=1)
+    send: SendRaw | None = None
+    intro: Text
+    sections: list[SectionRaw] = Field(min_length=1)
