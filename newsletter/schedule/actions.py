@@ -27,9 +27,10 @@ def claim(
         dialect_insert(session, ScheduleAction)
         .values(bulletin_id=bulletin_id, action=action, done_at=at, detail=detail[:500])
         .on_conflict_do_nothing(index_elements=["bulletin_id", "action"])
+        # RETURNING, not rowcount: an ORM session reports no rowcount for this on PostgreSQL.
+        .returning(col(ScheduleAction.id))
     )
-    result = session.execute(stmt)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return session.execute(stmt).first() is not None
 
 
 def release(session: Session, bulletin_id: int, action: str) -> None:

@@ -21,12 +21,12 @@ def _attr(module: str, name: str) -> Any:
 
 
 def load_plan(settings: Settings) -> Plan:
-    invalid: type[Exception] = _attr("newsletter.plan", "PlanInvalid")
+    from newsletter.plan.loader import PlanInvalid, load_checked_plan
+
     try:
-        plan: Plan = _attr("newsletter.plan", "load_checked_plan")(settings)
-    except invalid as exc:
+        return load_checked_plan(settings)
+    except PlanInvalid as exc:
         raise PlanUnavailable(str(exc)) from exc
-    return plan
 
 
 def build(session: Session, settings: Settings, plan: Plan, month: str, *, clock: Clock) -> Built:
