@@ -81,6 +81,12 @@ class FileLeadership:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def abandon(self) -> None:
+        """Let go as a crashed process does: the file closes, nothing is unlocked by hand."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
 
 class PostgresLeadership:
     """``pg_try_advisory_lock(ADVISORY_KEY)`` on a connection of its own."""
@@ -134,10 +140,10 @@ class PostgresLeadership:
             self._engine.dispose()
             self._engine = None
 
-    def kill_connection(self) -> None:
-        """Drop the connection without unlocking, as a crashed process would (for tests)."""
+    def abandon(self) -> None:
+        """Let go as a crashed process does: the connection drops, nothing is unlocked by hand."""
         if self._conn is not None:
-            self._conn.invalidate()
+            self._conn.invalidate()  # closes the DBAPI connection; the server frees the lock
 
 
 def leadership_for(settings: Settings) -> Leadership:

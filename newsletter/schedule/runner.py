@@ -43,6 +43,7 @@ from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.schedule.deps import Deps, default_deps
 from newsletter.schedule.leader import Leadership, leadership_for
 from newsletter.schedule.retention import apply_retention
+from newsletter.schedule.slots import next_slot_after
 from newsletter.schedule.tick import Lifecycle, TickReport
 from newsletter.schedule.timeline import local_text
 
@@ -185,9 +186,13 @@ class SchedulerService:
     def log_next(self, report: TickReport | None = None) -> None:
         """Log what the scheduler will do next: the next lifecycle step and the jobs' runs."""
         zone = self.settings.zone
-        step = report.next_step if report is not None else self.lifecycle.next_step()
+        try:
+            step = report.next_step if report is not None else self.lifecycle.next_step()
+        except Exception:  # saying what comes next must never stop the scheduler
+            log.exception("cannot work out the next step")
+            step = None
         if step is None:
-            log.info("next: nothing planned (no upcoming theme in the plan)")
+            log.info("next: nothing planned; %s", self._default_slot_note())
         else:
             log.info(
                 "next: %s %s at %s (%s UTC)",
@@ -205,6 +210,16 @@ class SchedulerService:
                     job.id,
                     local_text(when, zone) if when is not None else "paused",
                 )
+
+    def _default_slot_note(self) -> str:
+        plan, problem = self.lifecycle.load_plan()
+        if plan is None:
+            return f"the plan cannot be read: {problem}"
+        slot = next_slot_after(plan.slot, self.clock.now())
+        return (
+            f"the default slot next fires {local_text(slot, self.settings.zone)} "
+            f"but the plan has no theme for {slot:%Y-%m}"
+        )
 
     # --- running ---------------------------------------------------------------------------
 

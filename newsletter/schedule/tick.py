@@ -60,6 +60,7 @@ class Lifecycle:
         self.clock = clock
         self.deps = deps
         self.notifier = Notifier(settings, transport_factory=deps.transport_factory)
+        self._last_problem: str | None = None  # log a plan problem when it changes, not per tick
 
     @property
     def grace(self) -> timedelta:
@@ -120,8 +121,15 @@ class Lifecycle:
         now = self.clock.now()
         report = TickReport(at=now)
         plan, report.plan_problem = self.load_plan()
-        if report.plan_problem:
-            log.error("the plan cannot be read; no draft will be built: %s", report.plan_problem)
+        if report.plan_problem != self._last_problem:
+            if report.plan_problem:
+                log.error(
+                    "the plan cannot be read; nothing will be built or sent until it is fixed: %s",
+                    report.plan_problem,
+                )
+            else:
+                log.info("the plan reads cleanly again")
+            self._last_problem = report.plan_problem
         bulletins = self.bulletins()
         timelines = self.timelines(plan, bulletins.values())
         for month in sorted(timelines):
