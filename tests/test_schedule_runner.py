@@ -169,3 +169,43 @@ def test_python_scheduler_py_runs_on_the_embedded_default_and_logs_what_it_will_
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_newsletter_run_embeds_the_scheduler_beside_the_web_app_and_stops_it(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")},
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "var"),
+        "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+        "NEWSLETTER_PLAN_DIR": str(REPO / "campaigns"),
+        "NEWSLETTER_TEMPLATES_DIR": str(REPO / "templates"),
+        "NEWSLETTER_SUBSCRIBERS_DIR": str(REPO / "subscribers"),
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "newsletter"), "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = _lines(proc.stdout)
+        seen: list[str] = []
+        _read_until(lines, f"job {RETENTION_JOB_ID}: next run", seen)
+        _read_until(lines, "Uvicorn running", seen)
+        proc.send_signal(signal.SIGINT)
+        _read_until(lines, "scheduler stopped", seen)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert "this scheduler leads" in "".join(seen)
