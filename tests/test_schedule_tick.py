@@ -144,7 +144,7 @@ def test_a_slot_missed_beyond_the_grace_window_is_not_sent_but_marked_missed_and
     message = world.transport.sent[0]
     assert message.to == APPROVER
     assert "scheduler was not running" in message.text
-    assert "newsletter bulletin send 2026-11 --now" in message.text
+    assert "newsletter bulletin send 2026-11\n" in message.text
 
 
 def test_the_grace_window_follows_the_setting(
@@ -315,3 +315,38 @@ def test_an_approval_request_that_cannot_be_emailed_is_tried_again_on_the_next_t
     life.tick()
 
     assert len(world.subjects()) == 1
+
+
+def test_a_scheduled_send_that_stops_is_alerted_once_and_left_to_a_person(
+    engine: Engine, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    from newsletter.clock import Clock
+    from newsletter.db import session_scope
+    from newsletter.lifecycle import transition
+
+    calls: list[str] = []
+
+    def stopping_send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> str:
+        calls.append(month)
+        with session_scope(engine) as session:
+            bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).one()
+            transition(session, bulletin, BulletinStatus.sending)
+            transition(session, bulletin, BulletinStatus.failed)
+        return "stopped: the provider refused the API key"
+
+    world = World(plan=make_plan(["2026-11"]))
+    clock = FakeClock(NOV_SLOT - timedelta(days=5))
+    _ready(engine, world, "2026-11", clock)
+    life = Lifecycle(engine, settings, clock=clock, deps=replace(world.deps(), send=stopping_send))
+    clock.set(NOV_SLOT)
+    life.tick()
+    life.tick()
+    clock.advance(timedelta(hours=1))
+    life.tick()
+
+    assert calls == ["2026-11"]
+    assert status_of(engine, "2026-11") == BulletinStatus.failed
+    assert world.subjects() == ["FAILED: the 2026-11 bulletin's scheduled send stopped"]
+    assert "refused the API key" in world.transport.sent[0].text

@@ -147,7 +147,7 @@ def _set_paused(month: str, paused: bool) -> None:
         console.print(
             f"{month} resumed, but its slot ({when}) passed more than "
             f"{settings.send_grace_hours:g} hours ago: the scheduler will not send it. "
-            f"To send it anyway: newsletter bulletin send {month} --now"
+            f"To send it anyway: newsletter bulletin send {month}"
         )
 
 

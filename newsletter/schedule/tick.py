@@ -316,6 +316,21 @@ class Lifecycle:
                 f"    newsletter bulletin send {tl.month}\n",
             )
             return
+        with Session(self.engine) as session:
+            row = session.get(Bulletin, bulletin.id)
+            status = row.status if row is not None else None
+        if status != BulletinStatus.sent:
+            # Dispatch reports trouble in its summary (and a ``failed`` status), not by raising.
+            log.error("%s: the scheduled send stopped (%s): %s", tl.month, status, summary)
+            self._alert_once(
+                bulletin,
+                Action.send_failed,
+                now,
+                f"FAILED: the {tl.month} bulletin's scheduled send stopped",
+                f"The scheduled send of the {tl.month} bulletin stopped; it is {status}.\n"
+                f"{summary}\n\nResume it with\n\n    newsletter bulletin send {tl.month}\n",
+            )
+            return
         report.done.append(f"{tl.month}: sent")
         log.info("%s: send finished: %s", tl.month, summary)
 
@@ -346,7 +361,7 @@ class Lifecycle:
             f"NOT SENT: the {bulletin.month} bulletin was missed",
             f"The {bulletin.month} bulletin ({bulletin.subject}) was not sent: {reason}.\n"
             "It is now marked missed. The scheduler will not send it. To send it anyway:\n\n"
-            f"    newsletter bulletin send {bulletin.month} --now\n",
+            f"    newsletter bulletin send {bulletin.month}\n",
         )
 
     def _alert_once(
