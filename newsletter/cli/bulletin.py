@@ -1,9 +1,164 @@
-"""`newsletter bulletin ...` commands."""
+"""`newsletter bulletin ...` commands: build, preview, approve. (`send` lives in cli/send.py.)"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.table import Table
+from sqlmodel import Session, col, select
+
+from newsletter.assemble import ApprovalRefused, BuildError, approve_bulletin, build_bulletin
+from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
+from newsletter.clock import SystemClock
+from newsletter.config import Settings
+from newsletter.models import Agency, Bulletin, Variant
+from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+from newsletter.plan import Plan, PlanInvalid, load_checked_plan
+from newsletter.tokens import agency_token
 
 app = typer.Typer(
     help="Assemble, preview, approve and send a month's bulletin.", no_args_is_help=True
 )
+
+PREVIEW_SUBSCRIBER = "preview"
+PREVIEW_NAME = "Sample Reader"
+
+
+def _plan(settings: Settings) -> Plan:
+    try:
+        return load_checked_plan(settings)
+    except PlanInvalid as exc:
+        for error in exc.errors:
+            console.print(str(error), markup=False, soft_wrap=True)
+        fail(f"the plan has {len(exc.errors)} error(s); fix them first (newsletter plan check)")
+
+
+def _bulletin(session: Session, month: str) -> Bulletin:
+    bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
+    if bulletin is None:
+        fail(
+            f"there is no bulletin for {month}; build it first (newsletter bulletin build {month})"
+        )
+    return bulletin
+
+
+@app.command()
+def build(
+    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+) -> None:
+    """Assemble (or rebuild) MONTH's draft: one variant per agency, links registered, checked."""
+    settings = load_settings()
+    plan = _plan(settings)
+    with session_for(settings) as session:
+        try:
+            result = build_bulletin(session, settings, plan, month, clock=SystemClock())
+        except BuildError as exc:
+            session.rollback()
+            fail(str(exc))
+        session.commit()
+
+    bulletin = result.bulletin
+    console.print(f"[bold]{bulletin.month}: {bulletin.theme}[/] (draft, {len(result.links)} links)")
+    variants = Table("agency", "size KB", "links", title="Variants")
+    for variant in result.variants:
+        variants.add_row(
+            variant.agency, f"{variant.html_bytes / 1024:.1f}", str(variant.link_count)
+        )
+    console.print(variants)
+    checks = Table("check", "agency", "result", "detail", title="Checks")
+    for check in result.checks:
+        # Passing per-agency checks are shown once, for the first agency, to keep it readable.
+        if check.passed and check.agency not in (None, result.variants[0].agency):
+            continue
+        checks.add_row(
+            check.name,
+            check.agency or "(all)",
+            "[green]pass[/]" if check.passed else "[bold red]FAIL[/]",
+            check.detail,
+        )
+    console.print(checks)
+    if result.checks_passed:
+        console.print(
+            f"Every check passed. Preview it (newsletter bulletin preview {month} --agency "
+            f"{result.variants[0].agency}), then approve it (newsletter bulletin approve {month})."
+        )
+    else:
+        console.print("[bold red]Checks failed:[/] this bulletin cannot be approved until fixed.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def preview(
+    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    agency: str | None = typer.Option(
+        None, "--agency", "-a", help="Agency slug (default: the first agency)."
+    ),
+    text: bool = typer.Option(False, "--text", help="The plain-text part instead of the HTML."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write to FILE, not stdout."),
+) -> None:
+    """Exactly what AGENCY's subscribers would receive, with sample values filled in."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        bulletin = _bulletin(session, month)
+        query = select(Variant).where(col(Variant.bulletin_id) == bulletin.id)
+        if agency is not None:
+            query = query.where(col(Variant.agency) == agency)
+        else:
+            query = query.join(Agency, col(Agency.slug) == col(Variant.agency)).order_by(
+                col(Agency.position), col(Agency.slug)
+            )
+        variant = session.exec(query).first()
+        if variant is None:
+            known = session.exec(
+                select(Variant.agency).where(col(Variant.bulletin_id) == bulletin.id)
+            ).all()
+            fail(f"no variant for agency {agency!r}; the variants are: {', '.join(known)}")
+        assert bulletin.id is not None
+        values = {
+            TOKEN: agency_token(settings.secret, bulletin.id, variant.agency),
+            SUBSCRIBER: PREVIEW_SUBSCRIBER,
+            NAME: PREVIEW_NAME,
+        }
+        body = (
+            personalise(variant.text, values)
+            if text
+            else personalise(variant.html, html_values(values))
+        )
+    if out is None:
+        typer.echo(body, nl=False)
+        return
+    try:
+        out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    console.print(
+        f"wrote {out} ({len(body.encode()) / 1024:.1f} KB, {variant.agency}, "
+        f"{'text' if text else 'HTML'})"
+    )
+
+
+@app.command()
+def approve(
+    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    by: str = typer.Option(
+        "", "--by", help="Who approves (an email address; NEWSLETTER_APPROVERS may restrict it)."
+    ),
+) -> None:
+    """Approve MONTH's draft for sending; refused, with the reasons, while anything is wrong."""
+    settings = load_settings()
+    approver = by or "cli"
+    plan = _plan(settings)
+    with session_for(settings) as session:
+        try:
+            bulletin = approve_bulletin(
+                session, settings, plan, month, by=approver, clock=SystemClock()
+            )
+        except ApprovalRefused as exc:
+            session.rollback()
+            for reason in exc.reasons:
+                console.print(f"- {reason}", markup=False, soft_wrap=True)
+            fail(f"bulletin {month} was not approved")
+        session.commit()
+    when = bulletin.send_at.strftime("%Y-%m-%d %H:%M UTC") if bulletin.send_at else "not set"
+    console.print(f"bulletin {month} approved by {approver}; send slot {when}")

@@ -8,7 +8,6 @@ the line a person should look at. A missing field points at the mapping that lac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,10 +20,10 @@ from newsletter.plan.model import PlanError
 Loc = Sequence[str | int]
 
 
-def read_yaml(path: Path, display: str) -> tuple[CommentedMap | None, list[PlanError]]:
-    """Parse ``path``; a document that is not a mapping of fields is an error."""
+def read_yaml(data: bytes, display: str) -> tuple[CommentedMap | None, list[PlanError]]:
+    """Parse one file's bytes; a document that is not a mapping of fields is an error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None, [PlanError(display, None, "", "is not UTF-8 text; save it as UTF-8")]
     try:

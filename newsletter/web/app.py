@@ -9,7 +9,7 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import health
+from newsletter.web import archive, health
 
 
 def create_app(
@@ -29,4 +29,5 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
+    app.include_router(archive.router)
     return app

@@ -1,0 +1,141 @@
+"""`newsletter plan check` and `newsletter plan show` through the real command line app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from newsletter.cli import app
+from newsletter.config import Settings
+from newsletter.models import BulletinStatus
+from tests.conftest import REPO
+from tests.factories import make_bulletin
+from tests.plan_fixtures import edit, write_plan
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The CLI reads its settings from the environment; point them at a fresh DATA_DIR."""
+    data_dir = tmp_path / "var"
+    monkeypatch.setenv("NEWSLETTER_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("NEWSLETTER_PLAN_DIR", str(REPO / "campaigns"))
+    monkeypatch.setenv("NEWSLETTER_SUBSCRIBERS_DIR", str(REPO / "subscribers"))
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "cli-test-secret-0123456789")
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    return data_dir
+
+
+def test_plan_check_on_the_sample_plan_exits_0_with_a_summary(env: Path) -> None:
+    result = runner.invoke(app, ["plan", "check"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("plan OK: 18 months (2026-07 to 2027-12)")
+    assert result.output.count("\n") == 1
+
+
+def test_plan_check_lists_every_error_with_its_place_and_exits_1(env: Path, tmp_path: Path) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+    edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
+    edit(plan_dir / "themes" / "2026-07.yaml", "[health, police]", "[health, polise]")
+
+    result = runner.invoke(app, ["plan", "check", str(plan_dir)])
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    theme = plan_dir / "themes" / "2026-07.yaml"
+    assert lines[0].startswith(
+        f"{theme}:10: sections[0].items[0].ref: no catalogue item has the id 'course-ikon'"
+    )
+    assert lines[1].startswith(f"{theme}:14: sections[1].items[0].agencies[1]: 'polise'")
+    assert lines[2] == f"2 errors in the plan at {plan_dir}; nothing was changed."
+    assert len(lines) == 3
+
+
+def test_plan_check_writes_nothing_not_even_the_database(env: Path, tmp_path: Path) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+    edit(plan_dir / "plan.yaml", "day: 1st tue", "day: 5th tue")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    assert runner.invoke(app, ["plan", "check", str(plan_dir)]).exit_code == 1
+    assert runner.invoke(app, ["plan", "check"]).exit_code == 0
+
+    assert not env.exists()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_plan_check_reports_a_folder_that_is_not_there(env: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", "check", str(tmp_path / "nowhere")])
+
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'nowhere'}: no such folder" in result.output
+
+
+def test_plan_show_lists_months_send_times_statuses_and_the_next_send(
+    env: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    from newsletter.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    with Session(engine) as session:
+        make_bulletin(session, month="2026-07", status=BulletinStatus.sent)
+        make_bulletin(session, month="2026-08", status=BulletinStatus.approved)
+        session.commit()
+    engine.dispose()
+
+    result = runner.invoke(app, ["plan", "show", "--at", "2026-07-20T12:00"])
+
+    assert result.exit_code == 0, result.output
+    out = result.output
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│ 20" in line}
+    assert len(rows) == 18
+    assert "sent" in rows["2026-07"]
+    assert "Tue 07 Jul 2026 09:00 BST" in rows["2026-07"]
+    assert "approved" in rows["2026-08"]
+    assert "not built" in rows["2026-09"]
+    assert "(date set in theme)" in rows["2026-11"]
+    assert "Tue 24 Nov 2026 09:00 GMT" in rows["2026-11"]
+    assert "(time set in theme)" in rows["2027-10"]
+    assert "Next send: 2026-08 Child Neglect, Tue 04 Aug 2026 09:00 BST" in out
+
+
+def test_plan_show_skips_months_already_sent_when_finding_the_next_send(
+    env: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", settings.resolved_database_url)
+    from newsletter.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    with Session(engine) as session:
+        make_bulletin(session, month="2026-08", status=BulletinStatus.sent)
+        session.commit()
+    engine.dispose()
+
+    result = runner.invoke(app, ["plan", "show", "--at", "2026-07-20T12:00"])
+
+    assert result.exit_code == 0, result.output
+    assert "Next send: 2026-09 Professional Curiosity" in result.output
+
+
+def test_plan_show_refuses_a_plan_with_errors(env: Path, tmp_path: Path, monkeypatch) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+    edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
+    monkeypatch.setenv("NEWSLETTER_PLAN_DIR", str(plan_dir))
+
+    result = runner.invoke(app, ["plan", "show"])
+
+    assert result.exit_code == 1
+    assert "course-ikon" in result.output
+    assert not env.exists()
+
+
+def test_plan_show_refuses_a_bad_at_time(env: Path) -> None:
+    result = runner.invoke(app, ["plan", "show", "--at", "next tuesday"])
+    assert result.exit_code == 1
+    assert "not a date and time" in result.output
