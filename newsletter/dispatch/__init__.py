@@ -1,0 +1,24 @@
+"""Dispatch: the send ledger, batching and retries. See :mod:`.send` for the order of things."""
+
+from newsletter.dispatch.deliver import RetryPolicy
+from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
+from newsletter.dispatch.send import (
+    AgencyCounts,
+    DispatchError,
+    Progress,
+    SendSummary,
+    send_bulletin,
+)
+
+__all__ = [
+    "AgencyCounts",
+    "DispatchError",
+    "DryRun",
+    "DryRunRow",
+    "Progress",
+    "RetryPolicy",
+    "SendSummary",
+    "dry_run",
+    "send_bulletin",
+    "send_test_copies",
+]
