@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from newsletter.clock import Clock, FakeClock
 from newsletter.config import Settings
+from newsletter.plan.model import Plan
 from newsletter.schedule.deps import Deps
 from newsletter.schedule.retention import apply_retention, months_before
 from newsletter.schedule.runner import (
@@ -209,3 +210,49 @@ def test_newsletter_run_embeds_the_scheduler_beside_the_web_app_and_stops_it(
             proc.kill()
             proc.wait(timeout=10)
     assert "this scheduler leads" in "".join(seen)
+
+
+def test_a_standby_service_takes_over_when_the_leader_stops_and_does_not_resend(
+    engine: Engine, settings: Settings
+) -> None:
+    world = World(plan=make_plan(["2026-11"]))
+    clock = FakeClock(NOV_SLOT - timedelta(days=10))
+    setup = SchedulerService(settings, engine=engine, clock=clock, deps=world.deps(), name="s")
+    assert setup.leadership.try_acquire()
+    setup.tick()
+    setup.leadership.release()
+    approve(engine, "2026-11", clock=clock)
+    clock.set(NOV_SLOT)
+
+    ticked = {"a": threading.Event(), "b": threading.Event()}
+
+    def service(name: str) -> SchedulerService:
+        deps = world.deps()
+
+        def load_plan(settings: Settings) -> Plan:
+            plan = deps.load_plan(settings)
+            ticked[name].set()
+            return plan
+
+        return SchedulerService(
+            settings,
+            engine=engine,
+            clock=clock,
+            deps=Deps(load_plan, deps.build, deps.send, deps.transport_factory, deps.roll_up),
+            name=name,
+            standby_retry=0.05,
+        )
+
+    leader, standby = service("a"), service("b")
+    leader.start_in_thread()
+    try:
+        assert ticked["a"].wait(timeout=30)
+        standby.start_in_thread()
+        assert not ticked["b"].wait(timeout=0.2)  # waiting, not acting
+        leader.stop_thread(timeout=30)
+        assert ticked["b"].wait(timeout=30)  # took over and ticked
+    finally:
+        leader.stop_thread(timeout=30)
+        standby.stop_thread(timeout=30)
+
+    assert world.sends == [("2026-11", NOV_SLOT)]

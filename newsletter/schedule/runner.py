@@ -227,18 +227,31 @@ class SchedulerService:
         """Wait to lead, lead until stopped or the lock is lost, and repeat. Blocks."""
         _services[self.name] = self
         try:
+            said_standby = False
             while not self._stop.is_set():
-                if not self.leadership.try_acquire():
-                    log.info(
-                        "standby: another scheduler leads (%s); trying again in %gs",
-                        self.leadership.description,
-                        self.standby_retry,
-                    )
+                try:
+                    leading = self.leadership.try_acquire()
+                except Exception:  # the database is unreachable: wait and try again
+                    log.exception("cannot take %s", self.leadership.description)
                     self._stop.wait(self.standby_retry)
                     continue
+                if not leading:
+                    if not said_standby:  # once, not every few seconds for months
+                        log.info(
+                            "standby: another scheduler leads (%s); trying every %gs",
+                            self.leadership.description,
+                            self.standby_retry,
+                        )
+                        said_standby = True
+                    self._stop.wait(self.standby_retry)
+                    continue
+                said_standby = False
                 log.info("this scheduler leads (%s)", self.leadership.description)
                 try:
                     self._lead()
+                except Exception:
+                    log.exception("the scheduler failed; standing down, then trying again")
+                    self._stop.wait(self.standby_retry)
                 finally:
                     self.leadership.release()
         finally:
