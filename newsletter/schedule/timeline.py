@@ -70,12 +70,13 @@ class Timeline:
 
     def steps(self) -> list[Step]:
         """Every dated step in time order (a step's action names what falls due then)."""
-        return [
+        steps = [
             Step(self.month, Action.build, self.draft_at),
             *self.reminders(),
             Step(self.month, Action.send, self.slot),
             Step(self.month, Action.missed, self.grace_until),
         ]
+        return sorted(steps, key=lambda step: step.at)  # a short lead puts reminders first
 
     def next_step(self, now: datetime) -> Step | None:
         """The first step strictly after ``now``, or None once the grace window has closed."""
