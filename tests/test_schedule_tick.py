@@ -350,3 +350,33 @@ def test_a_scheduled_send_that_stops_is_alerted_once_and_left_to_a_person(
     assert status_of(engine, "2026-11") == BulletinStatus.failed
     assert world.subjects() == ["FAILED: the 2026-11 bulletin's scheduled send stopped"]
     assert "refused the API key" in world.transport.sent[0].text
+
+
+def test_a_draft_that_fails_to_build_is_tried_again_on_the_next_tick(
+    engine: Engine, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    from newsletter.clock import Clock
+    from newsletter.plan.model import Plan
+    from tests.schedule_support import Built
+
+    world = World(plan=make_plan(["2026-11"]))
+    failures = [RuntimeError("no agencies yet")]
+
+    def flaky_build(
+        session: Session, settings: Settings, plan: Plan, month: str, *, clock: Clock
+    ) -> Built:
+        if failures:
+            raise failures.pop()
+        return world.build(session, settings, plan, month, clock=clock)
+
+    clock = FakeClock(NOV_SLOT - timedelta(days=10))
+    life = Lifecycle(engine, settings, clock=clock, deps=replace(world.deps(), build=flaky_build))
+    first = life.tick()
+    clock.advance(timedelta(minutes=1))
+    second = life.tick()
+
+    assert first.done == []
+    assert second.done == ["2026-11: built the draft", "2026-11: asked the approvers"]
+    assert world.builds == ["2026-11"]

@@ -61,6 +61,7 @@ class Lifecycle:
         self.deps = deps
         self.notifier = Notifier(settings, transport_factory=deps.transport_factory)
         self._last_problem: str | None = None  # log a plan problem when it changes, not per tick
+        self._said: set[str] = set()  # problems without a bulletin row to record them on
 
     @property
     def grace(self) -> timedelta:
@@ -155,8 +156,9 @@ class Lifecycle:
             if not planned or plan is None:
                 return
             if now >= tl.slot:
-                if now < tl.grace_until:
-                    log.warning("%s: its slot has passed and no draft was built", tl.month)
+                if now < tl.grace_until and f"unbuilt {tl.month}" not in self._said:
+                    self._said.add(f"unbuilt {tl.month}")
+                    log.error("%s: NOT SENT: its slot has passed and no draft was built", tl.month)
                 return
             bulletin = self._build(plan, tl, now, report)
             if bulletin is None:
@@ -192,9 +194,12 @@ class Lifecycle:
                 bulletin.send_at = tl.slot
                 claim(session, bulletin.id, Action.build, at=now, detail="built by the scheduler")
                 session.commit()
-            except Exception:
+            except Exception as exc:
                 session.rollback()
-                log.exception("building the %s draft failed; the next tick tries again", tl.month)
+                key = f"build {tl.month} {exc}"
+                if key not in self._said:  # once per process and problem, not every minute
+                    self._said.add(key)
+                    log.exception("building the %s draft failed; each tick tries again", tl.month)
                 return None
         report.done.append(f"{tl.month}: built the draft")
         log.info("%s: draft built (checks passed: %s)", tl.month, bulletin.checks_passed)
