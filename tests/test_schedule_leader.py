@@ -131,7 +131,8 @@ def test_two_schedulers_at_one_slot_send_once_and_the_standby_does_not_resend_af
         clock.set(NOV_SLOT)
 
         assert standby.tick() is None  # a standby does nothing, however often it ticks
-        assert leader.tick() is not None
+        assert leader.tick() is not None  # starts the send in a thread of its own
+        leader.join_sends(timeout=30)
         assert standby.tick() is None
 
         _abandon(leader.leadership)
@@ -139,6 +140,8 @@ def test_two_schedulers_at_one_slot_send_once_and_the_standby_does_not_resend_af
         assert standby.leadership.try_acquire()
         clock.advance(timedelta(minutes=1))
         assert standby.tick() is not None
+        leader.join_sends(timeout=30)
+        standby.join_sends(timeout=30)
     finally:
         leader.leadership.release()
         standby.leadership.release()

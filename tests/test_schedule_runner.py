@@ -256,3 +256,45 @@ def test_a_standby_service_takes_over_when_the_leader_stops_and_does_not_resend(
         standby.stop_thread(timeout=30)
 
     assert world.sends == [("2026-11", NOV_SLOT)]
+
+
+def test_a_long_send_runs_in_its_own_thread_and_ticks_go_on_without_starting_another(
+    engine: Engine, settings: Settings
+) -> None:
+    world = World(plan=make_plan(["2026-11", "2026-12"]))
+    clock = FakeClock(NOV_SLOT - timedelta(days=10))
+    started, release = threading.Event(), threading.Event()
+    deps = world.deps()
+
+    def slow_send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> object:
+        started.set()
+        assert release.wait(timeout=30)
+        return world.send(engine, settings, month, clock=clock)
+
+    service = SchedulerService(
+        settings,
+        engine=engine,
+        clock=clock,
+        deps=Deps(deps.load_plan, deps.build, slow_send, deps.transport_factory, deps.roll_up),
+        name="long",
+    )
+    assert service.leadership.try_acquire()
+    try:
+        service.tick()
+        approve(engine, "2026-11", clock=clock)
+        clock.set(NOV_SLOT)
+        first = service.tick()
+        assert started.wait(timeout=30)
+        clock.advance(timedelta(minutes=1))
+        second = service.tick()  # the send is still running
+        release.set()
+        service.join_sends(timeout=30)
+    finally:
+        release.set()
+        service.leadership.release()
+
+    assert first is not None
+    assert first.done == ["2026-11: send started"]
+    assert second is not None
+    assert second.done == []
+    assert world.sends == [("2026-11", NOV_SLOT + timedelta(minutes=1))]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -98,11 +99,14 @@ class SchedulerService:
         self.blocking = blocking
         self.name = name
         self.standby_retry = standby_retry
-        self.lifecycle = Lifecycle(self.engine, settings, clock=self.clock, deps=self.deps)
+        self.lifecycle = Lifecycle(
+            self.engine, settings, clock=self.clock, deps=self.deps, run_send=self._send_in_thread
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()  # set on stop or when leadership is lost
         self._scheduler: BaseScheduler | None = None
         self._thread: threading.Thread | None = None
+        self._sends: list[threading.Thread] = []
 
     # --- what the jobs do ------------------------------------------------------------------
 
@@ -131,6 +135,17 @@ class SchedulerService:
             clock=self.clock,
             roll_up=self.deps.roll_up,
         )
+
+    def _send_in_thread(self, month: str, send: Callable[[], None]) -> None:
+        # Not a daemon: a stopping process lets a send in progress finish its batch loop.
+        thread = threading.Thread(target=send, name=f"send-{month}")
+        self._sends = [t for t in self._sends if t.is_alive()] + [thread]
+        thread.start()
+
+    def join_sends(self, timeout: float | None = None) -> None:
+        """Wait for the sends this service started to finish."""
+        for thread in list(self._sends):
+            thread.join(timeout)
 
     # --- APScheduler -----------------------------------------------------------------------
 
@@ -298,6 +313,7 @@ class SchedulerService:
         self.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.join_sends(timeout)
 
 
 def stored_jobs(engine: Engine) -> list[tuple[str, datetime | None]]:

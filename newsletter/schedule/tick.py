@@ -19,7 +19,7 @@ so running a tick twice, late, after a restart or in a second process does no ha
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +43,13 @@ OPEN = frozenset({BulletinStatus.draft, BulletinStatus.approved, BulletinStatus.
 DEFAULT_LEAD_DAYS = 10
 
 
+SendRunner = Callable[[str, Callable[[], None]], None]  # (month, the send) -> None
+
+
+def _run_inline(_month: str, send: Callable[[], None]) -> None:
+    send()
+
+
 @dataclass
 class TickReport:
     at: datetime
@@ -54,8 +61,19 @@ class TickReport:
 class Lifecycle:
     """Moves every month's bulletin along its timeline; see the module docstring."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, clock: Clock, deps: Deps) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        clock: Clock,
+        deps: Deps,
+        run_send: SendRunner | None = None,
+    ) -> None:
         self.engine = engine
+        # How a claimed send runs: inline by default (tests); the scheduler service gives each
+        # send a thread of its own so that a long send does not hold up the ticks.
+        self.run_send: SendRunner = run_send or _run_inline
         self.settings = settings
         self.clock = clock
         self.deps = deps
@@ -306,6 +324,12 @@ class Lifecycle:
         if not claimed:
             return
         log.info("%s: sending (slot %s, now %s)", tl.month, self._local(tl.slot), self._local(now))
+        report.done.append(f"{tl.month}: send started")
+        self.run_send(tl.month, lambda: self._sending(bulletin, tl, now))
+
+    def _sending(self, bulletin: Bulletin, tl: Timeline, now: datetime) -> None:
+        """The send itself, then its outcome checked: inline, or in a thread of its own."""
+        assert bulletin.id is not None
         try:
             summary = self.deps.send(self.engine, self.settings, tl.month, clock=self.clock)
         except Exception as exc:
@@ -336,7 +360,6 @@ class Lifecycle:
                 f"{summary}\n\nResume it with\n\n    newsletter bulletin send {tl.month}\n",
             )
             return
-        report.done.append(f"{tl.month}: sent")
         log.info("%s: send finished: %s", tl.month, summary)
 
     def _mark_missed(
