@@ -329,3 +329,36 @@ def test_several_errors_in_several_files_are_all_reported_together(plan_dir: Pat
         "themes/2026-08.yaml:2",
     ]
     assert all(str(e).startswith(e.file) for e in errors)
+
+
+def test_an_item_used_twice_in_one_month_is_refused(plan_dir: Path) -> None:
+    edit(
+        plan_dir / THEME,
+        "      - ref: briefing-nai\n",
+        "      - ref: course-icon\n      - ref: briefing-nai\n",
+    )
+
+    error = only_error(plan_dir)
+
+    assert (where(error, plan_dir), error.field) == (
+        "themes/2026-07.yaml:13",
+        "sections[1].items[0].ref",
+    )
+    assert "already in this month at line 10" in error.message
+
+
+def test_a_file_that_is_not_utf8_is_reported(plan_dir: Path) -> None:
+    (plan_dir / "catalogue" / "latin1.yaml").write_bytes("items: []\n# caf\xe9\n".encode("latin-1"))
+
+    error = only_error(plan_dir)
+
+    assert Path(error.file).name == "latin1.yaml"
+    assert "UTF-8" in error.message
+
+
+def test_a_tab_in_the_indentation_is_a_yaml_error_with_its_line(plan_dir: Path) -> None:
+    edit(plan_dir / "plan.yaml", "  timezone: Europe/London", "\ttimezone: Europe/London")
+
+    error = only_error(plan_dir)
+
+    assert where(error, plan_dir) == "plan.yaml:4"

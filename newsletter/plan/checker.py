@@ -340,6 +340,7 @@ class Checker:
         before = len(self.errors)
         self._check_markdown(doc, ("intro",), plain.get("intro"))
         sections = plain.get("sections")
+        placed: dict[str, int | None] = {}  # ref -> line of its first use this month
         for s_index, section in enumerate(sections if isinstance(sections, list) else []):
             if not isinstance(section, dict):
                 continue
@@ -354,8 +355,21 @@ class Checker:
                     )
                 )
             for i_index, use in enumerate(items if isinstance(items, list) else []):
-                if isinstance(use, dict):
-                    self._check_use(doc, (*s_loc, "items", i_index), use)
+                if not isinstance(use, dict):
+                    continue
+                u_loc = (*s_loc, "items", i_index)
+                self._check_use(doc, u_loc, use)
+                ref = use.get("ref")
+                if isinstance(ref, str) and ref in placed:
+                    self.errors.append(
+                        doc.error(
+                            (*u_loc, "ref"),
+                            f"{ref!r} is already in this month at line {placed[ref]}; "
+                            "use each item once a month",
+                        )
+                    )
+                elif isinstance(ref, str):
+                    placed[ref] = locate(doc.doc, (*u_loc, "ref"))
         if not isinstance(raw, ThemeRaw):
             return None
         send_date = raw.send.date if raw.send is not None else None
