@@ -256,6 +256,55 @@ def set_status(
     return moved
 
 
+def mark_range_sending(
+    session: Session, *, bulletin_id: int, variant_id: int, first_id: int, last_id: int, batch: int
+) -> int:
+    """Mark one keyset page's pending rows ``sending`` with its batch number.
+
+    The page was "the first N pending rows of this variant with id > x", so the pending rows of
+    the variant between its first and last id are exactly the page (minus those just skipped):
+    a range UPDATE does what a 1000-item IN list would, with one bound parameter per end.
+    """
+    result = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.bulletin_id) == bulletin_id,
+            col(Delivery.status) == DeliveryStatus.pending,
+            col(Delivery.variant_id) == variant_id,
+            col(Delivery.id).between(first_id, last_id),
+        )
+        .values(status=DeliveryStatus.sending, batch=batch, attempts=col(Delivery.attempts) + 1)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_batch_sent(
+    session: Session,
+    *,
+    bulletin_id: int,
+    batch: int,
+    provider_message_id: str | None,
+    now: datetime,
+) -> int:
+    """Every row of ``batch`` still ``sending`` is sent (the provider took the whole batch).
+
+    Only one batch is ever ``sending`` per bulletin, so this touches exactly that batch."""
+    result = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.bulletin_id) == bulletin_id,
+            col(Delivery.status) == DeliveryStatus.sending,
+            col(Delivery.batch) == batch,
+        )
+        .values(
+            status=DeliveryStatus.sent,
+            provider_message_id=(provider_message_id or "")[:200] or None,
+            sent_at=now,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def record_sent(session: Session, sent: Sequence[tuple[int, str | None]], *, now: datetime) -> None:
     """Mark ``(delivery id, provider message id)`` pairs sent (one executemany)."""
     if not sent:

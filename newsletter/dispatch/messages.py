@@ -14,7 +14,7 @@ from email.utils import parseaddr
 from newsletter.config import Settings
 from newsletter.models import Bulletin, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
-from newsletter.tokens import agency_token, delivery_token
+from newsletter.tokens import agency_token, delivery_token_signer
 from newsletter.transports.base import Batch, Recipient
 from newsletter.urls import unsubscribe_url
 
@@ -53,39 +53,43 @@ def message_id(domain: str, delivery_id: int | None) -> str:
     return f"<nl.{ref}.{secrets.token_hex(8)}@{domain}>"
 
 
-def tracking_token(settings: Settings, *, delivery_id: int, bulletin_id: int, agency: str) -> str:
-    """The token in the recipient's tracking links: per delivery, or per agency when tracking
-    is anonymised (``agency``) or switched off (links then only identify the variant)."""
-    if settings.tracking == "individual":
-        return delivery_token(settings.secret, delivery_id)
-    return agency_token(settings.secret, bulletin_id, agency)
+class RecipientFactory:
+    """Builds each recipient of one bulletin's send; what is shared is computed once."""
 
+    def __init__(self, settings: Settings, *, bulletin_id: int) -> None:
+        self.settings = settings
+        self.bulletin_id = bulletin_id
+        self.domain = sender_domain(settings)
+        self.individual = settings.tracking == "individual"
+        self.sign = delivery_token_signer(settings.secret)
+        self._agency_tokens: dict[str, str] = {}
 
-def recipient(
-    settings: Settings,
-    *,
-    delivery_id: int,
-    bulletin_id: int,
-    agency: str,
-    email: str,
-    name: str,
-    subscriber_token: str,
-    domain: str,
-) -> Recipient:
-    return Recipient(
-        delivery_id=delivery_id,
-        email=email,
-        name=name,
-        values={
-            TOKEN: tracking_token(
-                settings, delivery_id=delivery_id, bulletin_id=bulletin_id, agency=agency
-            ),
-            SUBSCRIBER: subscriber_token,
-            NAME: name,
-        },
-        headers=unsubscribe_headers(settings, subscriber_token),
-        message_id=message_id(domain, delivery_id),
-    )
+    def tracking_token(self, *, delivery_id: int, agency: str) -> str:
+        """The token in the recipient's tracking links: per delivery, or per agency when
+        tracking is anonymised (``agency``) or off (links then only identify the variant)."""
+        if self.individual:
+            return self.sign(delivery_id)
+        token = self._agency_tokens.get(agency)
+        if token is None:
+            token = agency_token(self.settings.secret, self.bulletin_id, agency)
+            self._agency_tokens[agency] = token
+        return token
+
+    def __call__(
+        self, *, delivery_id: int, agency: str, email: str, name: str, subscriber_token: str
+    ) -> Recipient:
+        return Recipient(
+            delivery_id=delivery_id,
+            email=email,
+            name=name,
+            values={
+                TOKEN: self.tracking_token(delivery_id=delivery_id, agency=agency),
+                SUBSCRIBER: subscriber_token,
+                NAME: name,
+            },
+            headers=unsubscribe_headers(self.settings, subscriber_token),
+            message_id=message_id(self.domain, delivery_id),
+        )
 
 
 def variant_batch(

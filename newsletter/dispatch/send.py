@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlmodel import Session, col
 
 from newsletter.clock import Clock
@@ -181,18 +183,37 @@ def _start(
         return _Start(bulletin, variants, pending, interrupted)
 
 
-def _record(engine: Engine, delivered: Delivered, *, clock: Clock) -> None:
+@contextmanager
+def _transaction(conn: Connection) -> Iterator[Session]:
+    """One committed transaction on the send's own connection (kept open for the whole send:
+    opening a SQLite connection per batch, with its PRAGMAs, cost more than the batch)."""
+    with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def _record(
+    conn: Connection, delivered: Delivered, *, bulletin_id: int, batch_no: int, clock: Clock
+) -> None:
     now = clock.now()
-    with session_scope(engine) as session:
-        ledger.record_sent(
-            session,
-            [
-                (r.recipient.delivery_id, r.provider_message_id)
-                for r in delivered.sent
-                if r.recipient.delivery_id is not None
-            ],
-            now=now,
-        )
+    with _transaction(conn) as session:
+        sent = [
+            (r.recipient.delivery_id, r.provider_message_id)
+            for r in delivered.sent
+            if r.recipient.delivery_id is not None
+        ]
+        if sent and not (delivered.failed or delivered.unknown or delivered.pending):
+            ids = {pmid for _, pmid in sent}
+            if len(ids) == 1:
+                # The common case (SendGrid accepted the whole request): one UPDATE by batch.
+                ledger.mark_batch_sent(
+                    session,
+                    bulletin_id=bulletin_id,
+                    batch=batch_no,
+                    provider_message_id=ids.pop(),
+                    now=now,
+                )
+                sent = []
+        ledger.record_sent(session, sent, now=now)
         for status, results in (
             (DeliveryStatus.failed, delivered.failed),
             (DeliveryStatus.unknown, delivered.unknown),
@@ -201,8 +222,10 @@ def _record(engine: Engine, delivered: Delivered, *, clock: Clock) -> None:
             for r in results:
                 if r.recipient.delivery_id is not None:
                     by_error[r.error or status.value].append(r.recipient.delivery_id)
-            for error, ids in by_error.items():
-                ledger.set_status(session, ids, status, only_if=DeliveryStatus.sending, error=error)
+            for error, ids_ in by_error.items():
+                ledger.set_status(
+                    session, ids_, status, only_if=DeliveryStatus.sending, error=error
+                )
         back = [r.delivery_id for r in delivered.pending if r.delivery_id is not None]
         ledger.set_status(
             session,
@@ -252,92 +275,18 @@ def send_bulletin(
 
     if progress is not None:
         progress.start(start.pending)
-    size = max(1, min(settings.batch_size, transport.max_batch))
-    domain = messages.sender_domain(settings)
-    with Session(engine) as session:
-        batch_no = ledger.last_batch_number(session, bulletin.id)
-    failed_batches = 0
-
-    for variant in start.variants:
-        assert variant.id is not None
-        after = 0
-        while summary.stopped is None:
-            with session_scope(engine) as session:
-                rows = ledger.pending_page(
-                    session,
-                    bulletin_id=bulletin.id,
-                    variant_id=variant.id,
-                    after_id=after,
-                    limit=size,
-                )
-                if not rows:
-                    break
-                after = rows[-1].delivery_id
-                gone = [r.delivery_id for r in rows if not r.sendable]
-                ready = [r for r in rows if r.sendable]
-                ledger.set_status(
-                    session,
-                    gone,
-                    DeliveryStatus.skipped,
-                    only_if=DeliveryStatus.pending,
-                    error="unsubscribed, suppressed or erased after the snapshot",
-                )
-                if ready:
-                    batch_no += 1
-                    ledger.set_status(
-                        session,
-                        [r.delivery_id for r in ready],
-                        DeliveryStatus.sending,
-                        only_if=DeliveryStatus.pending,
-                        batch=batch_no,
-                        count_attempt=True,
-                    )
-            # Committed: from here on a crash leaves these rows "sending", never "pending".
-            if progress is not None and gone:
-                progress.advance(len(gone))
-            if not ready:
-                continue
-            recipients = [
-                messages.recipient(
-                    settings,
-                    delivery_id=r.delivery_id,
-                    bulletin_id=bulletin.id,
-                    agency=r.agency,
-                    email=r.email or "",
-                    name=r.name,
-                    subscriber_token=r.subscriber_token or "",
-                    domain=domain,
-                )
-                for r in ready
-            ]
-            batch = messages.variant_batch(settings, bulletin, variant, recipients)
-            delivered = deliver(transport, batch, policy=policy, clock=clock, sleep=sleep)
-            _record(engine, delivered, clock=clock)
-            summary.batches += 1
-            summary.sent_now += len(delivered.sent)
-            if progress is not None:
-                progress.advance(len(ready))
-            if delivered.batch_error is not None:
-                failed_batches += 1
-                message = f"batch {batch_no} ({variant.agency}): {delivered.batch_error}"
-                log.error("%s", message)
-                if len(summary.errors) < 20:
-                    summary.errors.append(message)
-                if progress is not None:
-                    progress.note(message)
-                if failed_batches >= settings.send_error_threshold:
-                    summary.stopped = (
-                        f"paused after {failed_batches} failed batches "
-                        f"(NEWSLETTER_SEND_ERROR_THRESHOLD={settings.send_error_threshold}); "
-                        f"fix the cause, then run `newsletter bulletin send {month}` to resume"
-                    )
-            if delivered.stop is not None:
-                summary.stopped = (
-                    f"{delivered.stop}; nothing more was sent. Fix the cause, then run "
-                    f"`newsletter bulletin send {month}` to resume"
-                )
-        if summary.stopped is not None:
-            break
+    with engine.connect() as conn:
+        _run(
+            conn,
+            settings,
+            start,
+            summary,
+            transport=transport,
+            clock=clock,
+            sleep=sleep,
+            policy=policy,
+            progress=progress,
+        )
 
     with session_scope(engine) as session:
         fresh = session.get(Bulletin, bulletin.id)
@@ -354,3 +303,104 @@ def send_bulletin(
         summary.status = BulletinStatus(fresh.status)
         summary.by_agency = _counts(session, bulletin.id)
     return summary
+
+
+def _run(
+    conn: Connection,
+    settings: Settings,
+    start: _Start,
+    summary: SendSummary,
+    *,
+    transport: Transport,
+    clock: Clock,
+    sleep: Sleep,
+    policy: RetryPolicy,
+    progress: Progress | None,
+) -> None:
+    """The batch loop: mark, commit, send, record; until done or told to stop."""
+    bulletin = start.bulletin
+    assert bulletin.id is not None
+    size = max(1, min(settings.batch_size, transport.max_batch))
+    make_recipient = messages.RecipientFactory(settings, bulletin_id=bulletin.id)
+    with _transaction(conn) as session:
+        batch_no = ledger.last_batch_number(session, bulletin.id)
+    failed_batches = 0
+    for variant in start.variants:
+        assert variant.id is not None
+        after = 0
+        while summary.stopped is None:
+            with _transaction(conn) as session:
+                rows = ledger.pending_page(
+                    session,
+                    bulletin_id=bulletin.id,
+                    variant_id=variant.id,
+                    after_id=after,
+                    limit=size,
+                )
+                if not rows:
+                    break
+                first, after = rows[0].delivery_id, rows[-1].delivery_id
+                gone = [r.delivery_id for r in rows if not r.sendable]
+                ready = [r for r in rows if r.sendable]
+                ledger.set_status(
+                    session,
+                    gone,
+                    DeliveryStatus.skipped,
+                    only_if=DeliveryStatus.pending,
+                    error="unsubscribed, suppressed or erased after the snapshot",
+                )
+                if ready:
+                    batch_no += 1
+                    marked = ledger.mark_range_sending(
+                        session,
+                        bulletin_id=bulletin.id,
+                        variant_id=variant.id,
+                        first_id=first,
+                        last_id=after,
+                        batch=batch_no,
+                    )
+                    assert marked == len(ready), (marked, len(ready))
+            # Committed: from here on a crash leaves these rows "sending", never "pending".
+            if progress is not None and gone:
+                progress.advance(len(gone))
+            if not ready:
+                continue
+            recipients = [
+                make_recipient(
+                    delivery_id=r.delivery_id,
+                    agency=r.agency,
+                    email=r.email or "",
+                    name=r.name,
+                    subscriber_token=r.subscriber_token or "",
+                )
+                for r in ready
+            ]
+            batch = messages.variant_batch(settings, bulletin, variant, recipients)
+            delivered = deliver(transport, batch, policy=policy, clock=clock, sleep=sleep)
+            _record(conn, delivered, bulletin_id=bulletin.id, batch_no=batch_no, clock=clock)
+            summary.batches += 1
+            summary.sent_now += len(delivered.sent)
+            if progress is not None:
+                progress.advance(len(ready))
+            if delivered.batch_error is not None:
+                failed_batches += 1
+                message = f"batch {batch_no} ({variant.agency}): {delivered.batch_error}"
+                log.error("%s", message)
+                if len(summary.errors) < 20:
+                    summary.errors.append(message)
+                if progress is not None:
+                    progress.note(message)
+                if failed_batches >= settings.send_error_threshold:
+                    summary.stopped = (
+                        f"paused after {failed_batches} failed batches "
+                        f"(NEWSLETTER_SEND_ERROR_THRESHOLD={settings.send_error_threshold}); "
+                        f"fix the cause, then run `newsletter bulletin send {start.bulletin.month}` "
+                        "to resume"
+                    )
+            if delivered.stop is not None:
+                summary.stopped = (
+                    f"{delivered.stop}; nothing more was sent. Fix the cause, then run "
+                    f"`newsletter bulletin send {start.bulletin.month}` to resume"
+                )
+        if summary.stopped is not None:
+            break
