@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     tracking_honeypot_window: float = 900.0
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_months: int = 24
+    # Scheduler: a send slot missed by less than this (scheduler down) still goes out; later not.
+    send_grace_hours: float = Field(default=6.0, ge=0)
+    schedule_tick_seconds: int = Field(default=60, ge=1)  # how often the lifecycle tick runs
     report_min_count: int = 5
 
     # Dispatch (newsletter.dispatch): recipients per batch (capped by the transport's own limit),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 from sqlmodel import Session, func, select
 
@@ -83,4 +85,15 @@ def register(app: typer.Typer) -> None:
             "  newsletter bulletin build 2026-07     assemble July's bulletin\n"
             f"  open {base}/archive/2026-07/health    see the health variant\n"
         )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        from newsletter.schedule.runner import SchedulerService
+
+        # The scheduler runs in a thread beside the web app; it only acts while it holds the
+        # leadership lock, so a second `newsletter run` or `python scheduler.py` waits.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
+        scheduler = SchedulerService(settings)
+        scheduler.start_in_thread()
+        try:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        finally:
+            scheduler.stop_thread()
+            scheduler.engine.dispose()

@@ -12,6 +12,7 @@ from newsletter.models.bulletins import (
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
 from newsletter.models.reports import CourseBooking, EventRollup, MachineReasonRollup, RollupLevel
+from newsletter.models.schedule import ScheduleAction
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -39,6 +40,7 @@ __all__ = [
     "LinkKind",
     "MachineReasonRollup",
     "RollupLevel",
+    "ScheduleAction",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",
