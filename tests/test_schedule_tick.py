@@ -380,3 +380,24 @@ def test_a_draft_that_fails_to_build_is_tried_again_on_the_next_tick(
     assert first.done == []
     assert second.done == ["2026-11: built the draft", "2026-11: asked the approvers"]
     assert world.builds == ["2026-11"]
+
+
+def test_a_send_already_started_by_hand_is_left_to_that_process_without_an_alert(
+    engine: Engine, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    from newsletter.clock import Clock
+    from newsletter.dispatch import SendInProgress
+
+    def busy_send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> str:
+        raise SendInProgress(f"another process is sending {month} right now; nothing was changed")
+
+    world = World(plan=make_plan(["2026-11"]))
+    clock = FakeClock(NOV_SLOT - timedelta(days=5))
+    _ready(engine, world, "2026-11", clock)
+    life = Lifecycle(engine, settings, clock=clock, deps=replace(world.deps(), send=busy_send))
+    clock.set(NOV_SLOT)
+    life.tick()
+
+    assert world.subjects() == []

@@ -3,7 +3,13 @@
 from newsletter.dispatch.deliver import RetryPolicy
 from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
 from newsletter.dispatch.send import send_bulletin
-from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
+from newsletter.dispatch.summary import (
+    AgencyCounts,
+    DispatchError,
+    Progress,
+    SendInProgress,
+    SendSummary,
+)
 
 __all__ = [
     "AgencyCounts",
@@ -12,6 +18,7 @@ __all__ = [
     "DryRunRow",
     "Progress",
     "RetryPolicy",
+    "SendInProgress",
     "SendSummary",
     "dry_run",
     "send_bulletin",

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from newsletter.dispatch.summary import DispatchError
+from newsletter.dispatch.summary import SendInProgress
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _NAMESPACE = 0x4E4C0000  # "NL": keeps our advisory lock ids apart from anyone e
 @contextmanager
 def send_lock(conn: Connection, *, bulletin_id: int, month: str) -> Iterator[None]:
     """Hold the send lock of ``bulletin_id``; DispatchError if another process holds it."""
-    busy = DispatchError(f"another process is sending {month} right now; nothing was changed")
+    busy = SendInProgress(f"another process is sending {month} right now; nothing was changed")
     if conn.dialect.name == "postgresql":
         key = _NAMESPACE + bulletin_id
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()

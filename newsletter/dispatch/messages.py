@@ -86,7 +86,8 @@ class RecipientFactory:
             values={
                 TOKEN: self.tracking_token(delivery_id=delivery_id, agency=agency),
                 SUBSCRIBER: subscriber_token,
-                NAME: name,
+                # The greeting reads "Hello colleague," rather than "Hello ," for no name.
+                NAME: name or "colleague",
             },
             headers=unsubscribe_headers(self.settings, subscriber_token),
             message_id=message_id(self.domain, delivery_id),

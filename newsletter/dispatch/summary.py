@@ -12,6 +12,10 @@ class DispatchError(Exception):
     """A send cannot start (no such bulletin, not approved, not built). Nothing changed."""
 
 
+class SendInProgress(DispatchError):
+    """Another process is sending this bulletin right now; this one changed nothing."""
+
+
 class Progress(Protocol):
     """What a send reports while it runs (the CLI draws a rich progress bar from it)."""
 

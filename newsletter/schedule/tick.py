@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.clock import Clock
 from newsletter.config import Settings
+from newsletter.dispatch.summary import SendInProgress
 from newsletter.lifecycle import TransitionError, transition
 from newsletter.models import Bulletin, BulletinStatus
 from newsletter.plan.model import Plan
@@ -332,6 +333,10 @@ class Lifecycle:
         assert bulletin.id is not None
         try:
             summary = self.deps.send(self.engine, self.settings, tl.month, clock=self.clock)
+        except SendInProgress:
+            # Someone started `bulletin send` by hand at the same moment: their send goes on.
+            log.info("%s: another process is already sending it; leaving it to them", tl.month)
+            return
         except Exception as exc:
             log.exception("%s: the scheduled send failed", tl.month)
             self._alert_once(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -48,7 +47,6 @@ def send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> obj
 
 
 def roll_up(session: Session, *, before: datetime) -> int:
-    # The reports area provides this (newsletter.reports.rollup); imported by name so that
-    # this module stays importable on a branch where it has not been merged yet.
-    roll_up_events = importlib.import_module("newsletter.reports.rollup").roll_up_events
-    return int(roll_up_events(session, before=before))
+    from newsletter.reports.rollup import roll_up_events
+
+    return roll_up_events(session, before=before)
