@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from newsletter.models import BulletinStatus
+from newsletter.models import Bulletin, BulletinStatus
 from tests.conftest import TEST_SECRET
 from tests.factories import make_bulletin, make_subscriber, make_variant
 
@@ -91,3 +91,27 @@ def test_errors_are_plain_messages_with_exit_code_1(
     assert bad.exit_code == 1
     assert "unknown transport 'pigeon'" in bad.output
     assert "Traceback" not in missing.output + bad.output
+
+
+def test_a_bulletin_waiting_for_its_slot_is_sent_early_only_with_now(
+    cli_env: Path, engine: Engine, session: Session
+) -> None:
+    from datetime import timedelta
+
+    from newsletter.models import utcnow
+
+    approved(session, "2031-03")
+    bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == "2031-03")).one()
+    bulletin.send_at = utcnow() + timedelta(days=30)
+    session.commit()
+    runner = CliRunner()
+
+    early = runner.invoke(app, ["bulletin", "send", "2031-03", "--yes"])
+    assert early.exit_code == 1
+    assert "is due to go out at" in early.output
+    assert "add --now" in early.output
+    assert not (cli_env / "outbox").exists()
+
+    now = runner.invoke(app, ["bulletin", "send", "2031-03", "--yes", "--now"])
+    assert now.exit_code == 0, now.output
+    assert len(list((cli_env / "outbox" / "2031-03").glob("*.eml"))) == 6

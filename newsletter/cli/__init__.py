@@ -28,4 +28,6 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Every command migrates first; Alembic's INFO lines would drown what the command says.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app()

@@ -17,10 +17,12 @@ from rich.progress import (
 from rich.progress import Progress as RichBar
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
 from newsletter.clock import SystemClock
+from newsletter.config import Settings
 from newsletter.dispatch import (
     DispatchError,
     DryRun,
@@ -29,6 +31,7 @@ from newsletter.dispatch import (
     send_bulletin,
     send_test_copies,
 )
+from newsletter.models import Bulletin, BulletinStatus
 from newsletter.transports import make_transport
 from newsletter.transports.base import Outcome, TransportError
 
@@ -118,6 +121,21 @@ def dry_run_table(result: DryRun) -> Table:
     return table
 
 
+def _refuse_early_send(engine: Engine, settings: Settings, month: str) -> None:
+    """A bulletin waiting for its slot goes out then, unless a person says --now."""
+    with Session(engine) as session:
+        bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
+    if bulletin is None or bulletin.send_at is None:
+        return  # dispatch explains what is missing
+    waiting = bulletin.status in (BulletinStatus.approved, BulletinStatus.scheduled)
+    if waiting and bulletin.send_at > SystemClock().now():
+        slot = bulletin.send_at.astimezone(settings.zone).strftime("%a %d %b %Y %H:%M %Z")
+        fail(
+            f"bulletin {month} is due to go out at {slot}; the scheduler sends it then. "
+            "To send it now instead, add --now."
+        )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def send(
@@ -140,11 +158,16 @@ def register(app: typer.Typer) -> None:
             help="Resend deliveries whose outcome is unknown (they may arrive twice).",
         ),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        now: bool = typer.Option(
+            False, "--now", help="Send now even though its scheduled slot is still to come."
+        ),
     ) -> None:
         """Send MONTH's approved bulletin to its audience (resumes an interrupted send)."""
         settings = load_settings()
         engine = open_engine(settings)
         try:
+            if not (dry or test_to or now):
+                _refuse_early_send(engine, settings, month)
             if dry:
                 with Session(engine) as session:
                     result = dry_run(session, settings, month)
