@@ -4,7 +4,10 @@ A token names what it stands for and carries an HMAC-SHA256 over that, keyed by 
 
 * ``d<delivery id>.<mac>``: one delivery (tracking mode ``individual``);
 * ``a<bulletin id>-<agency>.<mac>``: one agency's variant (tracking mode ``agency``, the web
-  archive): events are attributed to the agency, never to a person.
+  archive): events are attributed to the agency, never to a person;
+* ``p<bulletin id>-<agency>.<mac>``: a ``--test-to`` (proof) copy of one variant: its links
+  work, and
+  nothing is recorded, so test copies never reach a report.
 
 Tokens stay valid for as long as the key does (bulletins are read months later). A token that
 does not verify is simply unknown: callers answer 404 and record nothing.
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 
 _MAC_BYTES = 12  # 96 bits: unguessable, and keeps links short
 _BODY = re.compile(
-    r"^(?:d(?P<delivery>[0-9]{1,18})|a(?P<bulletin>[0-9]{1,18})-(?P<agency>[a-z0-9-]{1,40}))$"
+    r"^(?:d(?P<delivery>[0-9]{1,18})"
+    r"|(?P<scope>[ap])(?P<bulletin>[0-9]{1,18})-(?P<agency>[a-z0-9-]{1,40}))$"
 )
 
 
@@ -36,7 +40,13 @@ class AgencyRef:
     agency: str
 
 
-TokenRef = DeliveryRef | AgencyRef
+@dataclass(frozen=True, slots=True)
+class ProofRef:
+    bulletin_id: int
+    agency: str
+
+
+TokenRef = DeliveryRef | AgencyRef | ProofRef
 
 
 def _mac(key: bytes, body: str) -> str:
@@ -54,6 +64,11 @@ def agency_token(key: bytes, bulletin_id: int, agency: str) -> str:
     return f"{body}.{_mac(key, body)}"
 
 
+def proof_token(key: bytes, bulletin_id: int, agency: str) -> str:
+    body = f"p{bulletin_id}-{agency}"
+    return f"{body}.{_mac(key, body)}"
+
+
 def parse_token(key: bytes, token: str) -> TokenRef | None:
     """What ``token`` stands for, or None when it is malformed, forged or altered."""
     if len(token) > 100:
@@ -66,6 +81,8 @@ def parse_token(key: bytes, token: str) -> TokenRef | None:
         return None
     if match["delivery"] is not None:
         return DeliveryRef(int(match["delivery"]))
+    if match["scope"] == "p":
+        return ProofRef(int(match["bulletin"]), match["agency"])
     return AgencyRef(int(match["bulletin"]), match["agency"])
 
 

@@ -19,6 +19,7 @@ from newsletter.dispatch.send import load_bulletin
 from newsletter.dispatch.summary import DispatchError
 from newsletter.models import Delivery, DeliveryStatus, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
+from newsletter.tokens import proof_token
 from newsletter.transports.base import Recipient, RecipientResult, Transport
 
 # What stands in for the per-recipient tokens in a test copy: links open our pages, which do
@@ -136,7 +137,11 @@ def send_test_copies(
             delivery_id=None,
             email=address,
             name=TEST_NAME,
-            values={TOKEN: TEST_TOKEN, SUBSCRIBER: TEST_TOKEN, NAME: TEST_NAME},
+            values={
+                TOKEN: proof_token(settings.secret, variant.bulletin_id, variant.agency),
+                SUBSCRIBER: TEST_TOKEN,
+                NAME: TEST_NAME,
+            },
             headers=messages.unsubscribe_headers(settings, TEST_TOKEN),
             message_id=messages.message_id(domain, None),
         )
