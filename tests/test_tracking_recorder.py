@@ -187,6 +187,7 @@ def test_concurrent_clicks_over_http_are_all_recorded(
     app.state.tracker.close()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: executemany
 def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
     engine: Engine, clock: FakeClock
 ) -> None:
@@ -196,8 +197,6 @@ def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
 
     from newsletter.tracking.recorder import _EVENT, _insert_sqlite
 
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the multi-row insert is SQLite's; PostgreSQL uses executemany")
     paris = timezone(timedelta(hours=2))
     full = record(
         clock,
