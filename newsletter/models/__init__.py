@@ -11,7 +11,16 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
-from newsletter.models.reports import CourseBooking, EventRollup, MachineReasonRollup, RollupLevel
+from newsletter.models.reports import (
+    BulletinEventsVersion,
+    CourseBooking,
+    EventRollup,
+    MachineReasonRollup,
+    ReportCache,
+    ReportCacheReason,
+    ReportCacheState,
+    RollupLevel,
+)
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -27,6 +36,7 @@ __all__ = [
     "Agency",
     "Audience",
     "Bulletin",
+    "BulletinEventsVersion",
     "BulletinStatus",
     "CourseBooking",
     "Delivery",
@@ -38,6 +48,9 @@ __all__ = [
     "Link",
     "LinkKind",
     "MachineReasonRollup",
+    "ReportCache",
+    "ReportCacheReason",
+    "ReportCacheState",
     "RollupLevel",
     "Subscriber",
     "SubscriberStatus",
