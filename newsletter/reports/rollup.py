@@ -76,9 +76,9 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
     note_events_changed(
         session,
         session.execute(
-            select(distinct(col(Event.bulletin_id))).where(
-                col(Event.occurred_at) < before, col(Event.id) <= last
-            )
+            select(col(Event.bulletin_id))
+            .where(col(Event.occurred_at) < before, col(Event.id) <= last)
+            .distinct()
         ).scalars(),
     )
     for level in RollupLevel:

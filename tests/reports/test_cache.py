@@ -1,0 +1,164 @@
+"""The report cache: cold, warm and after every kind of write, the numbers of a fresh aggregate.
+
+Events are written here only through the writers the service uses (the test factory notes its
+change as they do); a writer that forgot ``note_events_changed`` would leave a warm report
+behind the cold one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from newsletter.models import (
+    Delivery,
+    Event,
+    EventSource,
+    EventType,
+    ReportCache,
+    ReportCacheReason,
+    ReportCacheState,
+    Subscriber,
+)
+from newsletter.reports.bulletin import build_bulletin_report
+from newsletter.reports.cache import note_events_changed, refresh_report_cache
+from newsletter.reports.formats import bulletin_text, training_text
+from newsletter.reports.public import training_records
+from newsletter.reports.rollup import roll_up_events
+from newsletter.reports.training import ALL_KINDS, build_training_report
+from newsletter.subscribers.changes import unsubscribe
+from tests.factories import make_bulletin, make_delivery, make_event, make_subscriber, make_variant
+from tests.reports.fixture import CUT, LATE, July, build_july
+
+
+def _everything(session: Session) -> tuple[str, str]:
+    training = build_training_report(session, kinds=ALL_KINDS)
+    bulletin = build_bulletin_report(session, month="2026-07")
+    return (
+        training_text(training, fmt="json", min_count=0),
+        bulletin_text(bulletin, fmt="json", min_count=0),
+    )
+
+
+def _forget_cache(session: Session) -> None:
+    for table in (ReportCache, ReportCacheReason, ReportCacheState):
+        session.execute(delete(table))
+    session.commit()
+
+
+def _warm_equals_cold(session: Session) -> tuple[str, str]:
+    """The report from the cache as it stands, checked against one computed from nothing."""
+    warm = _everything(session)
+    _forget_cache(session)
+    assert _everything(session) == warm
+    return warm
+
+
+def _icon_health(session: Session) -> dict[str, object]:
+    report = build_training_report(session)
+    rows = {(r["course_id"], r["agency"]): r for r in training_records(report, 0)}
+    return rows[("icon", "health")]
+
+
+def _delivery(session: Session, july: July, position: int) -> Delivery:
+    """The health delivery made ``position``-th in the fixture (h1 is 0)."""
+    rows = session.exec(
+        select(Delivery)
+        .where(col(Delivery.bulletin_id) == july.bulletin.id, col(Delivery.agency) == "health")
+        .order_by(col(Delivery.id))
+    ).all()
+    return rows[position]
+
+
+def test_cold_and_warm_caches_give_the_same_reports(session: Session) -> None:
+    july = build_july(session)
+    cold = _everything(session)
+    assert refresh_report_cache(session, [july.bulletin.id]) == []  # warm: nothing to redo
+    assert _everything(session) == cold
+    assert _warm_equals_cold(session) == cold
+
+
+def test_only_bulletins_whose_events_changed_are_recomputed(session: Session) -> None:
+    july = build_july(session)
+    august = make_bulletin(session, month="2026-08")
+    variant = make_variant(session, august, agency="health")
+    subscriber = make_subscriber(session, agency="health")
+    make_event(session, make_delivery(session, august, subscriber, variant), type=EventType.open)
+    session.commit()
+    ids = [july.bulletin.id, august.id]
+    assert sorted(refresh_report_cache(session, ids)) == sorted(ids)  # type: ignore[type-var]
+    assert refresh_report_cache(session, ids) == []  # type: ignore[arg-type]
+    make_event(session, _delivery(session, july, 3), type=EventType.open)
+    session.commit()
+    assert refresh_report_cache(session, ids) == [july.bulletin.id]  # type: ignore[arg-type]
+
+
+def test_a_new_click_changes_the_next_report(session: Session) -> None:
+    july = build_july(session)
+    before = _icon_health(session)
+    assert (before["clickers"], before["clicks"], before["clicks_raw"]) == (4, 6, 8)
+    # h4 had only a machine open; now a person clicks the ICON course.
+    make_event(
+        session, _delivery(session, july, 3), type=EventType.click, link_id=july.link_ids["icon1"]
+    )
+    session.commit()
+    after = _icon_health(session)
+    assert (after["clickers"], after["clicks"], after["clicks_raw"]) == (5, 7, 9)
+    _warm_equals_cold(session)
+
+
+def test_a_machine_flag_set_afterwards_changes_the_next_report(session: Session) -> None:
+    july = build_july(session)
+    assert _icon_health(session)["clickers"] == 4
+    # h1's three clicks turn out to be a link scanner's (a rule learned later).
+    h1 = _delivery(session, july, 0)
+    session.execute(
+        update(Event)
+        .where(col(Event.delivery_id) == h1.id, col(Event.type) == EventType.click.value)
+        .values(machine=True, machine_reason="late-scanner", rules_version="v2")
+    )
+    note_events_changed(session, [july.bulletin.id])
+    session.commit()
+    after = _icon_health(session)
+    assert (after["clickers"], after["clickers_raw"]) == (3, 5)
+    assert (after["clicks"], after["clicks_raw"]) == (3, 8)
+    rules = build_bulletin_report(session, month="2026-07").machine_rules
+    assert ("v2", "late-scanner", 3) in {(r.rules_version, r.reason, r.events) for r in rules}
+    _warm_equals_cold(session)
+
+
+def test_an_unsubscribe_changes_the_next_report(session: Session) -> None:
+    july = build_july(session)
+    police = {r.agency: r for r in build_bulletin_report(session, month="2026-07").reach}
+    assert police["police"].unsubscribes.unique_all == 1
+    delivery = session.exec(
+        select(Delivery)
+        .where(col(Delivery.agency) == "police", col(Delivery.bulletin_id) == july.bulletin.id)
+        .order_by(col(Delivery.id).desc())
+    ).first()
+    assert delivery is not None
+    subscriber = session.get(Subscriber, delivery.subscriber_id)
+    assert subscriber is not None
+    assert unsubscribe(
+        session,
+        subscriber,
+        now=LATE + timedelta(days=1),
+        source=EventSource.web,
+        bulletin_id=july.bulletin.id,
+        delivery_id=delivery.id,
+    )
+    session.commit()
+    reach = {r.agency: r for r in build_bulletin_report(session, month="2026-07").reach}
+    assert reach["police"].unsubscribes.unique_all == 2
+    _warm_equals_cold(session)
+
+
+def test_a_roll_up_after_a_warm_report_keeps_every_number(session: Session) -> None:
+    build_july(session)
+    before = _everything(session)
+    roll_up_events(session, before=CUT)
+    session.commit()
+    assert _everything(session) == before
+    _warm_equals_cold(session)
