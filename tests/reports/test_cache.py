@@ -75,6 +75,7 @@ def _delivery(session: Session, july: July, position: int) -> Delivery:
 def test_cold_and_warm_caches_give_the_same_reports(session: Session) -> None:
     july = build_july(session)
     cold = _everything(session)
+    assert july.bulletin.id is not None
     assert refresh_report_cache(session, [july.bulletin.id]) == []  # warm: nothing to redo
     assert _everything(session) == cold
     assert _warm_equals_cold(session) == cold
@@ -87,12 +88,14 @@ def test_only_bulletins_whose_events_changed_are_recomputed(session: Session) ->
     subscriber = make_subscriber(session, agency="health")
     make_event(session, make_delivery(session, august, subscriber, variant), type=EventType.open)
     session.commit()
+    assert july.bulletin.id is not None
+    assert august.id is not None
     ids = [july.bulletin.id, august.id]
-    assert sorted(refresh_report_cache(session, ids)) == sorted(ids)  # type: ignore[type-var]
-    assert refresh_report_cache(session, ids) == []  # type: ignore[arg-type]
+    assert sorted(refresh_report_cache(session, ids)) == sorted(ids)
+    assert refresh_report_cache(session, ids) == []
     make_event(session, _delivery(session, july, 3), type=EventType.open)
     session.commit()
-    assert refresh_report_cache(session, ids) == [july.bulletin.id]  # type: ignore[arg-type]
+    assert refresh_report_cache(session, ids) == [july.bulletin.id]
 
 
 def test_a_new_click_changes_the_next_report(session: Session) -> None:
