@@ -25,7 +25,7 @@ from newsletter.models import (
 from newsletter.reports.bulletin import build_bulletin_report
 from newsletter.reports.cache import note_events_changed, refresh_report_cache
 from newsletter.reports.formats import bulletin_text, training_text
-from newsletter.reports.public import training_records
+from newsletter.reports.public import Value, training_records
 from newsletter.reports.rollup import roll_up_events
 from newsletter.reports.training import ALL_KINDS, build_training_report
 from newsletter.subscribers.changes import unsubscribe
@@ -56,7 +56,7 @@ def _warm_equals_cold(session: Session) -> tuple[str, str]:
     return warm
 
 
-def _icon_health(session: Session) -> dict[str, object]:
+def _icon_health(session: Session) -> dict[str, Value]:
     report = build_training_report(session)
     rows = {(r["course_id"], r["agency"]): r for r in training_records(report, 0)}
     return rows[("icon", "health")]
