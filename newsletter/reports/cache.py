@@ -21,7 +21,7 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import Connection, delete, insert, literal, select
 from sqlmodel import Session, col
 
 from newsletter.db import dialect_insert
@@ -41,18 +41,21 @@ log = logging.getLogger(__name__)
 _CACHE_COLUMNS = ["bulletin_id", "agency", "type", "link_id", "item_key", *MEASURES]
 
 
-def note_events_changed(session: Session, bulletin_ids: Iterable[int | None]) -> None:
+def note_events_changed(session: Session | Connection, bulletin_ids: Iterable[int | None]) -> None:
     """Record that events of these bulletins were written (inserted, deleted or updated).
 
-    Call it in the same transaction as the write, from every code path that writes the
-    ``event`` table (or the roll-up tables); ``None`` ids (events of no bulletin) are ignored.
-    Cheap: one upsert. Ids are taken in order so concurrent writers lock rows in one order.
+    Call it in the same transaction as the write (a session, or the connection a bulk writer
+    uses), from every code path that writes the ``event`` table or the roll-up tables; ``None``
+    ids (events of no bulletin) are ignored. Cheap: one upsert. Ids are taken in order so
+    concurrent writers lock the version rows in one order.
     """
     ids = sorted({b for b in bulletin_ids if b is not None})
     if not ids:
         return
     table: Any = BulletinEventsVersion.__table__  # type: ignore[attr-defined]
-    stmt = dialect_insert(session, table).values([{"bulletin_id": b, "version": 1} for b in ids])
+    stmt = dialect_insert(
+        session if isinstance(session, Session) else session.engine, table
+    ).values([{"bulletin_id": b, "version": 1} for b in ids])
     stmt = stmt.on_conflict_do_update(
         index_elements=["bulletin_id"], set_={"version": table.c.version + 1}
     )
