@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     sendgrid_webhook_max_age: int = 0
     timezone: str = "Europe/London"
     tracking: TrackingMode = "individual"
+    # Machine-activity rules (newsletter.tracking.rules): a click sooner than this after the
+    # send, two links of one delivery within burst seconds, events near a honeypot hit.
+    tracking_min_click_seconds: float = 10.0
+    tracking_burst_seconds: float = 2.0
+    tracking_honeypot_window: float = 900.0
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_months: int = 24
     report_min_count: int = 5
