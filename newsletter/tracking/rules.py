@@ -197,15 +197,19 @@ class MachineRules:
         if hit.session is None:
             return None
         with self._lock:
-            session = self._sessions.pop(hit.session, None) or _Session()
-            self._sessions[hit.session] = session
-            while len(self._sessions) > self._memory:
-                self._sessions.popitem(last=False)
-            snapshot = _Session(clicks=list(session.clicks), honeypot_at=session.honeypot_at)
+            session = self._sessions.get(hit.session)
+            if session is None:
+                session = self._sessions[hit.session] = _Session()
+                if len(self._sessions) > self._memory:
+                    self._sessions.popitem(last=False)
+            else:
+                self._sessions.move_to_end(hit.session)
+            # The lists are replaced, never changed in place, so the old ones are the snapshot.
+            before = _Session(clicks=session.clicks, honeypot_at=session.honeypot_at)
             if hit.honeypot:
                 session.honeypot_at = hit.now
             if hit.kind == "click" and hit.link_id is not None and not hit.honeypot:
                 horizon = hit.now - timedelta(seconds=self.settings.burst_seconds)
                 session.clicks = [c for c in session.clicks if c[0] >= horizon]
                 session.clicks.append((hit.now, hit.link_id))
-        return snapshot
+        return before

@@ -32,6 +32,7 @@ from newsletter.tracking.rules import Hit, MachineRules, RuleSettings
 from newsletter.urls import with_utm
 
 _MAX_LOCATIONS = 100_000
+_MAX_TOKENS = 200_000
 _URL_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 
@@ -113,13 +114,25 @@ class Tracker:
         self.recorder = recorder or Recorder(engine)
         self.rules = rules or MachineRules(rule_settings(settings))
         self._key = settings.secret
+        self._tokens: dict[str, TokenRef] = {}  # verified tokens only
         self._locations: dict[tuple[str, str, str], str] = {}  # with_utm, memoised
 
     # --- resolution --------------------------------------------------------------------------
 
     def resolve_reader(self, token: str, *, cached: bool = False) -> Reader | _Miss | None:
         """Who ``token`` stands for; None when forged, altered or naming nothing we sent."""
-        return self._reader(parse_token(self._key, token), cached=cached)
+        return self._reader(self._parse(token), cached=cached)
+
+    def _parse(self, token: str) -> TokenRef | None:
+        """parse_token, remembering tokens that verified (a reader clicks and opens again)."""
+        ref = self._tokens.get(token)
+        if ref is None:
+            ref = parse_token(self._key, token)
+            if ref is not None:
+                if len(self._tokens) >= _MAX_TOKENS:
+                    self._tokens.clear()  # a crude bound, like the location memo
+                self._tokens[token] = ref
+        return ref
 
     def _reader(self, ref: TokenRef | None, *, cached: bool) -> Reader | _Miss | None:
         if isinstance(ref, DeliveryRef):
@@ -148,7 +161,7 @@ class Tracker:
         """The registered target of a click, or None (404). ``cached=True`` never queries and
         answers MISS when the caches cannot decide."""
         link_id = _link_id(raw_link_id)
-        ref = parse_token(self._key, token) if link_id is not None else None
+        ref = self._parse(token) if link_id is not None else None
         if link_id is None or ref is None:
             return None
         reader = self._reader(ref, cached=cached)
