@@ -75,16 +75,17 @@ def engagement_select(
     level: RollupLevel,
     *,
     bulletin_ids: Collection[int],
+    types: Collection[str],
     link_ids: Collection[int] | None = None,
     item_keys: Collection[str] | None = None,
 ) -> Any:
-    """SELECT level, bulletin_id, agency, type, link_id, item_key and the six measures, one row
-    per group of ``level`` over every event type of the given bulletins (raw + rolled up).
+    """SELECT bulletin_id, agency, type, link_id, item_key and the six measures, one row per
+    group of ``level`` over the events of ``types`` of the given bulletins (raw + rolled up).
 
     ``link_ids`` / ``item_keys`` narrow the raw / rolled-up rows at item level: only items on
     several links of one bulletin need it (see reports.cache).
     """
-    ids = sorted(bulletin_ids)
+    ids, kinds = sorted(bulletin_ids), sorted(types)
     raw_keys: list[Any] = [
         col(Event.bulletin_id).label("k_bulletin"),
         col(Event.agency).label("k_agency"),
@@ -108,7 +109,9 @@ def engagement_select(
         raw_keys += [_no_link().label("k_link"), _no_item().label("k_item")]
         roll_keys += [_no_link().label("k_link"), _no_item().label("k_item")]
 
-    raw: Any = select(*raw_keys, *_raw_measures()).where(col(Event.bulletin_id).in_(ids))
+    raw: Any = select(*raw_keys, *_raw_measures()).where(
+        col(Event.bulletin_id).in_(ids), col(Event.type).in_(kinds)
+    )
     if level is RollupLevel.item:
         raw = raw.join(Link, col(Link.id) == col(Event.link_id))
         if link_ids is not None:
@@ -118,7 +121,9 @@ def engagement_select(
     raw = raw.group_by(*group)
     rolled: Any = select(*roll_keys, *(col(getattr(EventRollup, m)).label(m) for m in MEASURES))
     rolled = rolled.where(
-        col(EventRollup.level) == level.value, col(EventRollup.bulletin_id).in_(ids)
+        col(EventRollup.level) == level.value,
+        col(EventRollup.bulletin_id).in_(ids),
+        col(EventRollup.type).in_(kinds),
     )
     if item_keys is not None:
         rolled = rolled.where(col(EventRollup.item_key).in_(sorted(item_keys)))

@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 from newsletter.db import dialect_insert
 from newsletter.models import (
     BulletinEventsVersion,
+    EventType,
     Link,
     ReportCache,
     ReportCacheReason,
@@ -37,6 +38,19 @@ from newsletter.models import (
 from newsletter.reports.aggregate import MEASURES, engagement_select, reasons_select
 
 log = logging.getLogger(__name__)
+
+# The event types each level keeps: what the reports show (reach per bulletin and agency;
+# clicks and feedback per link and item). Provider bookkeeping (processed, delivered...) is
+# left out: it is most of the webhook's events and no report counts it.
+CACHED_TYPES: dict[RollupLevel, tuple[str, ...]] = {
+    RollupLevel.bulletin: tuple(
+        t.value for t in (EventType.bounce, EventType.click, EventType.open, EventType.unsubscribe)
+    ),
+    RollupLevel.link: tuple(
+        t.value for t in (EventType.click, EventType.feedback_no, EventType.feedback_yes)
+    ),
+}
+CACHED_TYPES[RollupLevel.item] = CACHED_TYPES[RollupLevel.link]
 
 _CACHE_COLUMNS = ["bulletin_id", "agency", "type", "link_id", "item_key", *MEASURES]
 
@@ -110,7 +124,8 @@ def refresh_report_cache(session: Session, bulletin_ids: Collection[int]) -> lis
     session.execute(delete(ReportCache).where(col(ReportCache.bulletin_id).in_(ids)))
     session.execute(delete(ReportCacheReason).where(col(ReportCacheReason.bulletin_id).in_(ids)))
     for level in (RollupLevel.bulletin, RollupLevel.link):
-        _insert_level(session, level, engagement_select(level, bulletin_ids=ids))
+        query = engagement_select(level, bulletin_ids=ids, types=CACHED_TYPES[level])
+        _insert_level(session, level, query)
     # Items on several links of one bulletin: one person clicking both is one person, so they
     # need their own distinct counts (an item on one link has that link's counts).
     for bulletin_id, keys in _shared_items(session, ids).items():
@@ -119,7 +134,11 @@ def refresh_report_cache(session: Session, bulletin_ids: Collection[int]) -> lis
             session,
             RollupLevel.item,
             engagement_select(
-                RollupLevel.item, bulletin_ids=[bulletin_id], link_ids=link_ids, item_keys=keys
+                RollupLevel.item,
+                bulletin_ids=[bulletin_id],
+                types=CACHED_TYPES[RollupLevel.item],
+                link_ids=link_ids,
+                item_keys=keys,
             ),
         )
     session.execute(

@@ -25,7 +25,7 @@ from newsletter.models import (
     ReportCacheReason,
     RollupLevel,
 )
-from newsletter.reports.cache import refresh_report_cache
+from newsletter.reports.cache import CACHED_TYPES, refresh_report_cache
 
 __all__ = [
     "ZERO",
@@ -85,6 +85,10 @@ def engagement(
     """
     if not bulletin_ids or not types:
         return {}
+    uncached = sorted(set(types) - set(CACHED_TYPES[level]))
+    if uncached:
+        # Not a silent zero: the cache would need to keep these types (reports.cache).
+        raise ValueError(f"{level.value} counts of {', '.join(uncached)} are not cached")
     refresh_report_cache(session, bulletin_ids)
     extra: Any = {
         RollupLevel.bulletin: null(),

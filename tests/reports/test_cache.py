@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
@@ -20,11 +21,13 @@ from newsletter.models import (
     ReportCache,
     ReportCacheReason,
     ReportCacheState,
+    RollupLevel,
     Subscriber,
 )
 from newsletter.reports.bulletin import build_bulletin_report
 from newsletter.reports.cache import note_events_changed, refresh_report_cache
 from newsletter.reports.formats import bulletin_text, training_text
+from newsletter.reports.measures import engagement
 from newsletter.reports.public import Value, training_records
 from newsletter.reports.rollup import roll_up_events
 from newsletter.reports.training import ALL_KINDS, build_training_report
@@ -165,3 +168,15 @@ def test_a_roll_up_after_a_warm_report_keeps_every_number(session: Session) -> N
     session.commit()
     assert _everything(session) == before
     _warm_equals_cold(session)
+
+
+def test_counts_of_a_type_the_cache_does_not_keep_are_refused_not_zero(session: Session) -> None:
+    july = build_july(session)
+    assert july.bulletin.id is not None
+    with pytest.raises(ValueError, match="delivered"):
+        engagement(
+            session,
+            level=RollupLevel.bulletin,
+            bulletin_ids=[july.bulletin.id],
+            types=["delivered"],
+        )
