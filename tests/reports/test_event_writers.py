@@ -34,9 +34,22 @@ KNOWN = {
 }
 
 
+def _models(tree: ast.Module) -> set[str]:
+    """The event models this module imports from newsletter.models (not threading.Event)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("newsletter.models")
+        for alias in node.names
+        if alias.name in TABLES
+    }
+
+
 def _table_aliases(tree: ast.Module) -> set[str]:
-    """Names bound to an event table's ``__table__`` (e.g. ``_EVENT = Event.__table__``)."""
-    names = set(TABLES)
+    """The event models imported, and names bound to their ``__table__``
+    (e.g. ``_EVENT = Event.__table__``)."""
+    models = _models(tree)
+    names = set(models)
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
@@ -49,7 +62,7 @@ def _table_aliases(tree: ast.Module) -> set[str]:
             isinstance(value, ast.Attribute)
             and value.attr == "__table__"
             and isinstance(value.value, ast.Name)
-            and value.value.id in TABLES
+            and value.value.id in models
         ):
             names |= {t.id for t in targets if isinstance(t, ast.Name)}
     return names
@@ -75,7 +88,7 @@ def _writes(function: ast.AST, tables: set[str]) -> bool:
     for node in ast.walk(function):
         if isinstance(node, ast.Call):
             name = _called(node)
-            if isinstance(node.func, ast.Name) and node.func.id in TABLES:
+            if isinstance(node.func, ast.Name) and node.func.id in tables:
                 return True  # a new row: Event(...)
             if name in BUILDERS and any(_names_table(a, tables) for a in node.args):
                 return True
@@ -140,6 +153,7 @@ def test_every_writer_of_events_notes_the_change_for_the_report_cache() -> None:
 
 def test_the_scan_catches_a_writer_that_forgets() -> None:
     source = (
+        "from newsletter.models import Event\n"
         "_EVENT = Event.__table__\n"
         "def record(conn, rows):\n"
         "    conn.execute(insert(_EVENT), rows)\n"
@@ -157,3 +171,5 @@ def test_the_scan_catches_a_writer_that_forgets() -> None:
     writers, problems = _check("m.py", ast.parse(source))
     assert {name for _m, name in writers} == {"record", "_flag", "raw", "add"}
     assert [p.split()[1] for p in problems] == ["record()", "raw()"]
+    other = "from threading import Event\ndef stop():\n    Event().set()\n"
+    assert _check("t.py", ast.parse(other)) == (set(), [])
