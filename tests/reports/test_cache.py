@@ -13,11 +13,16 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from newsletter.agencies import read_agencies, sync_agencies
+from newsletter.assemble import build_bulletin
+from newsletter.clock import FakeClock
+from newsletter.config import Settings
 from newsletter.models import (
     Delivery,
     Event,
     EventSource,
     EventType,
+    LinkKind,
     ReportCache,
     ReportCacheReason,
     ReportCacheState,
@@ -32,7 +37,9 @@ from newsletter.reports.public import Value, training_records
 from newsletter.reports.rollup import roll_up_events
 from newsletter.reports.training import ALL_KINDS, build_training_report
 from newsletter.subscribers.changes import unsubscribe
+from tests.conftest import REPO
 from tests.factories import make_bulletin, make_delivery, make_event, make_subscriber, make_variant
+from tests.plan_factories import make_plan, with_digest
 from tests.reports.fixture import CUT, LATE, July, build_july
 
 
@@ -180,3 +187,35 @@ def test_counts_of_a_type_the_cache_does_not_keep_are_refused_not_zero(session: 
             bulletin_ids=[july.bulletin.id],
             types=["delivered"],
         )
+
+
+def test_a_rebuild_that_withdraws_archive_visits_changes_the_next_report(
+    session: Session, settings: Settings, clock: FakeClock
+) -> None:
+    sync_agencies(session, read_agencies(REPO / "subscribers" / "agencies.yaml"))
+    plan = make_plan()
+    built = build_bulletin(session, settings, plan, "2026-07", clock=clock)
+    course = next(link for link in built.links if link.kind == LinkKind.course)
+    # A visit to the web archive: a click of no delivery, counted at agency level.
+    session.add(
+        Event(
+            bulletin_id=built.bulletin.id,
+            agency="health",
+            link_id=course.id,
+            type=EventType.click,
+            occurred_at=clock.now(),
+        )
+    )
+    note_events_changed(session, [built.bulletin.id])
+    session.commit()
+
+    def clicks() -> int:
+        report = build_bulletin_report(session, month="2026-07")
+        session.commit()
+        return sum(line.clicks.events_all for line in report.links)
+
+    assert clicks() == 1
+    build_bulletin(session, settings, with_digest(plan, "c" * 64), "2026-07", clock=clock)
+    session.commit()
+    assert clicks() == 0
+    _warm_equals_cold(session)
