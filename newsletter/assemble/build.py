@@ -164,6 +164,7 @@ def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
     # being withdrawn; their links are about to disappear.
     withdrawn = (col(Event.bulletin_id) == bulletin.id) | col(Event.link_id).in_(link_ids)
     touched = session.exec(select(col(Event.bulletin_id)).where(withdrawn).distinct()).all()
+    # Always this bulletin: its links (which the report cache groups by) change too.
     note_events_changed(session, [bulletin.id, *touched])
     session.execute(delete(Event).where(withdrawn))
     session.execute(delete(Variant).where(col(Variant.bulletin_id) == bulletin.id))
