@@ -130,9 +130,9 @@ def item_counts(
 ) -> dict[tuple[Any, ...], Counts]:
     """Counts per (bulletin_id, agency, type, item key) for the items of ``links``.
 
-    An item on one link of a bulletin (the usual case) has that link's counts, which come from
-    the index-ordered link-level scan (``per_link``, computed when not given). Only items on
-    several links of one bulletin need their own query: one person clicking both is one person.
+    An item on one link of a bulletin (the usual case) has that link's counts (``per_link``,
+    read when not given). Items on several links of one bulletin have their own cached rows:
+    one person clicking both links is one person.
     """
     if per_link is None:
         per_link = engagement(
