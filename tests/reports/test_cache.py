@@ -8,9 +8,11 @@ behind the cold one.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.event import listen, remove
 from sqlmodel import Session, col, select
 
 from newsletter.agencies import read_agencies, sync_agencies
@@ -218,4 +220,43 @@ def test_a_rebuild_that_withdraws_archive_visits_changes_the_next_report(
     build_bulletin(session, settings, with_digest(plan, "c" * 64), "2026-07", clock=clock)
     session.commit()
     assert clicks() == 0
+    _warm_equals_cold(session)
+
+
+def test_an_event_committed_while_the_cache_is_computed_is_picked_up_by_the_next_report(
+    session: Session, engine: Engine
+) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: no event can commit during a refresh")
+    july = build_july(session)
+    assert july.bulletin.id is not None
+    h4 = _delivery(session, july, 3)
+    session.commit()
+    before = _icon_health(session)
+    session.commit()
+
+    def click_meanwhile(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # After the refresh read the versions, before it aggregates: a click commits.
+        if statement.startswith("INSERT INTO report_cache ") and not done:
+            done.append(True)
+            with Session(engine) as other:
+                make_event(other, h4, type=EventType.click, link_id=july.link_ids["icon1"])
+                other.commit()
+
+    done: list[bool] = []
+    note_events_changed(session, [july.bulletin.id])  # make the next report recompute
+    session.commit()
+    listen(engine, "before_cursor_execute", click_meanwhile)
+    try:
+        refresh_report_cache(session, [july.bulletin.id])
+    finally:
+        remove(engine, "before_cursor_execute", click_meanwhile)
+    assert done
+    # The click may or may not be in what was just cached; the next report has it for sure.
+    assert refresh_report_cache(session, [july.bulletin.id]) == [july.bulletin.id]
+    after = _icon_health(session)
+    assert (after["clicks"], after["clickers"]) == (
+        cast(int, before["clicks"]) + 1,
+        cast(int, before["clickers"]) + 1,
+    )
     _warm_equals_cold(session)
