@@ -55,7 +55,20 @@ class Settings(BaseSettings):
     tracking_honeypot_window: float = 900.0
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_months: int = 24
+    # Scheduler: a send slot missed by less than this (scheduler down) still goes out; later not.
+    send_grace_hours: float = Field(default=6.0, ge=0)
+    schedule_tick_seconds: int = Field(default=60, ge=1)  # how often the lifecycle tick runs
     report_min_count: int = 5
+
+    # Dispatch (newsletter.dispatch): recipients per batch (capped by the transport's own limit),
+    # failed or unknown batches before a send pauses, attempts per batch for retryable errors,
+    # the longest single wait for a rate limit or backoff (seconds), and the List-Unsubscribe
+    # mailto address (default: the From address).
+    batch_size: int = Field(default=1000, ge=1)
+    send_error_threshold: int = Field(default=10, ge=1)
+    send_max_attempts: int = Field(default=5, ge=1)
+    send_max_wait: float = Field(default=300.0, ge=0)
+    unsubscribe_mailto: str | None = None
 
     # Branding of the email template (templates/ reads these through the render context).
     partnership_name: str = "Safeguarding People Partnership"

@@ -4,7 +4,10 @@ A token names what it stands for and carries an HMAC-SHA256 over that, keyed by 
 
 * ``d<delivery id>.<mac>``: one delivery (tracking mode ``individual``);
 * ``a<bulletin id>-<agency>.<mac>``: one agency's variant (tracking mode ``agency``, the web
-  archive): events are attributed to the agency, never to a person.
+  archive): events are attributed to the agency, never to a person;
+* ``p<bulletin id>-<agency>.<mac>``: a ``--test-to`` (proof) copy of one variant: its links
+  work, and
+  nothing is recorded, so test copies never reach a report.
 
 Tokens stay valid for as long as the key does (bulletins are read months later). A token that
 does not verify is simply unknown: callers answer 404 and record nothing.
@@ -16,11 +19,13 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _MAC_BYTES = 12  # 96 bits: unguessable, and keeps links short
 _BODY = re.compile(
-    r"^(?:d(?P<delivery>[0-9]{1,18})|a(?P<bulletin>[0-9]{1,18})-(?P<agency>[a-z0-9-]{1,40}))$"
+    r"^(?:d(?P<delivery>[0-9]{1,18})"
+    r"|(?P<scope>[ap])(?P<bulletin>[0-9]{1,18})-(?P<agency>[a-z0-9-]{1,40}))$"
 )
 
 
@@ -35,7 +40,13 @@ class AgencyRef:
     agency: str
 
 
-TokenRef = DeliveryRef | AgencyRef
+@dataclass(frozen=True, slots=True)
+class ProofRef:
+    bulletin_id: int
+    agency: str
+
+
+TokenRef = DeliveryRef | AgencyRef | ProofRef
 
 
 def _mac(key: bytes, body: str) -> str:
@@ -53,6 +64,11 @@ def agency_token(key: bytes, bulletin_id: int, agency: str) -> str:
     return f"{body}.{_mac(key, body)}"
 
 
+def proof_token(key: bytes, bulletin_id: int, agency: str) -> str:
+    body = f"p{bulletin_id}-{agency}"
+    return f"{body}.{_mac(key, body)}"
+
+
 def parse_token(key: bytes, token: str) -> TokenRef | None:
     """What ``token`` stands for, or None when it is malformed, forged or altered."""
     if len(token) > 100:
@@ -65,9 +81,27 @@ def parse_token(key: bytes, token: str) -> TokenRef | None:
         return None
     if match["delivery"] is not None:
         return DeliveryRef(int(match["delivery"]))
+    if match["scope"] == "p":
+        return ProofRef(int(match["bulletin"]), match["agency"])
     return AgencyRef(int(match["bulletin"]), match["agency"])
 
 
 def address_hash(normalised_email: str) -> str:
     """The suppression key of an address: SHA-256 of its normalised form."""
     return hashlib.sha256(normalised_email.encode()).hexdigest()
+
+
+def delivery_token_signer(key: bytes) -> Callable[[int], str]:
+    """``delivery_token(key, ·)`` for many ids: the keyed HMAC state is computed once and
+    copied per token (a send signs one token per recipient; ``hmac.new`` each time costs more
+    than everything else about the recipient)."""
+    base = hmac.new(key, digestmod=hashlib.sha256)
+
+    def sign(delivery_id: int) -> str:
+        body = f"d{delivery_id}"
+        mac = base.copy()
+        mac.update(body.encode())
+        digest = base64.urlsafe_b64encode(mac.digest()[:_MAC_BYTES]).decode().rstrip("=")
+        return f"{body}.{digest}"
+
+    return sign

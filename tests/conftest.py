@@ -23,6 +23,16 @@ from newsletter.config import Settings
 from newsletter.db import make_engine, migrate
 
 REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -61,6 +71,26 @@ def plain_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 7, 1, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (a ``Browser``).
+
+    Skips with a reason where chromium is not installed, except under CI=true, where it fails.
+    """
+    if not (Path(CHROMIUM).exists() and shutil.which(CHROMIUM)):
+        if IN_CI:
+            pytest.fail(f"CI=true but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # --- databases -------------------------------------------------------------------------------

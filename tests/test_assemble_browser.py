@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -16,11 +14,8 @@ from newsletter.config import Settings
 from newsletter.models import LinkKind
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.tokens import delivery_token
-from tests.conftest import IN_CI, REPO
+from tests.conftest import REPO
 from tests.plan_factories import make_plan
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 pytestmark = pytest.mark.browser
 
@@ -39,19 +34,10 @@ def message(session: Session, settings: Settings, clock: FakeClock) -> tuple[str
 
 
 @pytest.fixture
-def page() -> Iterator[object]:
-    if not (Path(CHROMIUM).exists() and shutil.which(CHROMIUM)):
-        if IN_CI:
-            pytest.fail(f"CI=true but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 700, "height": 900})
-        context.route("**/*", lambda route: route.abort())  # an email client offline
-        yield context.new_page()
-        browser.close()
+def page(chromium: Any) -> Any:
+    context = chromium.new_context(viewport={"width": 700, "height": 900})
+    context.route("**/*", lambda route: route.abort())  # an email client offline
+    return context.new_page()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -120,3 +120,9 @@ def test_the_health_check_answers_ok(settings: Settings, engine: Engine) -> None
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_the_readme_configuration_table_lists_every_setting() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
+    assert missing == []

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,39 +20,22 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from newsletter.agencies import read_agencies, sync_agencies
-from newsletter.assemble import build_bulletin
+from newsletter.assemble import approve_bulletin, build_bulletin
 from newsletter.clock import FakeClock
-from newsletter.models import BulletinStatus, Event, LinkKind
-from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+from newsletter.dispatch import send_bulletin
+from newsletter.models import BulletinStatus, Delivery, Event, LinkKind
+from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
 from newsletter.tokens import delivery_token
+from newsletter.transports import make_transport
 from newsletter.transports.base import Batch, Recipient
 from newsletter.transports.memory import MemoryTransport
 from newsletter.urls import click_url, open_url
 from newsletter.web.app import create_app
 from tests import plan_factories
-from tests.conftest import IN_CI, REPO, make_settings
+from tests.conftest import REPO, make_settings
 from tests.factories import make_bulletin, make_delivery, make_link, make_subscriber, make_variant
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists() and shutil.which(CHROMIUM):
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is not installed")
 
 
 @pytest.fixture
@@ -81,10 +66,8 @@ def test_a_sent_message_opened_in_chromium_loads_the_pixel_and_a_click_lands_on_
     engine: Engine,
     session: Session,
     listening_socket: socket.socket,
+    chromium: Any,
 ) -> None:
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
     port = listening_socket.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     settings = make_settings(tmp_path, database_url=database_url, public_base_url=base)
@@ -140,22 +123,19 @@ def test_a_sent_message_opened_in_chromium_loads_the_pixel_and_a_click_lands_on_
 
     server, thread = serve(app, listening_socket)
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            page.set_content(message, wait_until="load")
-            assert page.evaluate("document.getElementById('pixel').naturalWidth") == 1
-            with page.expect_navigation(url=f"{base}/courses/icon**"):
-                page.click("#course")
-            landed = urlsplit(page.url)
-            assert landed.path == "/courses/icon"
-            query = parse_qs(landed.query)
-            assert query["level"] == ["2"]
-            assert query["utm_source"] == ["newsletter"]
-            assert query["utm_campaign"] == ["bulletin-2026-07"]
-            assert query["utm_content"] == ["health"]
-            assert "ICON" in page.inner_text("h1")
-            browser.close()
+        page = chromium.new_page()
+        page.set_content(message, wait_until="load")
+        assert page.evaluate("document.getElementById('pixel').naturalWidth") == 1
+        with page.expect_navigation(url=f"{base}/courses/icon**"):
+            page.click("#course")
+        landed = urlsplit(page.url)
+        assert landed.path == "/courses/icon"
+        query = parse_qs(landed.query)
+        assert query["level"] == ["2"]
+        assert query["utm_source"] == ["newsletter"]
+        assert query["utm_campaign"] == ["bulletin-2026-07"]
+        assert query["utm_content"] == ["health"]
+        assert "ICON" in page.inner_text("h1")
     finally:
         server.should_exit = True
         thread.join(10)
@@ -173,7 +153,7 @@ def test_a_sent_message_opened_in_chromium_loads_the_pixel_and_a_click_lands_on_
     assert stored[1].machine_reason == "scanner-agent"
 
 
-def test_an_assembled_bulletin_in_chromium_records_its_open_and_a_course_click(
+def test_a_sent_bulletin_from_the_outbox_in_chromium_records_its_open_and_a_course_click(
     tmp_path: Path,
     database_url: str,
     engine: Engine,
@@ -181,37 +161,46 @@ def test_an_assembled_bulletin_in_chromium_records_its_open_and_a_course_click(
     clock: FakeClock,
     listening_socket: socket.socket,
     monkeypatch: pytest.MonkeyPatch,
+    chromium: Any,
 ) -> None:
-    """The real template and link registry (assemble), personalised like dispatch does; the
-    catalogue's learning site is served by the test server too (there is no network here)."""
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
+    """The whole path: the real template and link registry (assemble), approved and sent by
+    dispatch through the outbox, the .eml parsed back and opened; the catalogue's learning
+    site is served by the test server too (there is no network here)."""
     port = listening_socket.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     monkeypatch.setattr(plan_factories, "BASE", f"{base}/learning")
     settings = make_settings(tmp_path, database_url=database_url, public_base_url=base)
     sync_agencies(session, read_agencies(REPO / "subscribers" / "agencies.yaml"))
-    built = build_bulletin(session, settings, plan_factories.make_plan(), "2026-07", clock=clock)
-    variant = next(v for v in built.variants if v.agency == "health")
+    plan = plan_factories.make_plan()
+    built = build_bulletin(session, settings, plan, "2026-07", clock=clock)
+    approve_bulletin(session, settings, plan, "2026-07", by="lead@example.org", clock=clock)
     course = next(
         link
         for link in built.links
         if link.kind == LinkKind.course and (link.agencies is None or "health" in link.agencies)
     )
     subscriber = make_subscriber(session, agency="health", name="Sam")
-    delivery = make_delivery(
-        session, built.bulletin, subscriber, variant, sent_at=clock.now() - timedelta(hours=3)
-    )
     session.commit()
-    assert delivery.id is not None
     assert course.id is not None
+
+    outbox = make_transport(settings, "outbox")
+    summary = send_bulletin(engine, settings, "2026-07", transport=outbox, clock=clock)
+    outbox.close()
+    assert summary.totals.sent == 1
+    (eml,) = (settings.data_dir / "outbox" / "2026-07").glob("*.eml")
+    parsed = message_from_bytes(eml.read_bytes(), policy=email_policy.default)
+    html_part = parsed.get_body(preferencelist=("html",))
+    assert html_part is not None
+    message = html_part.get_content()
+    assert subscriber.email is not None
+    assert subscriber.email in parsed["To"]
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    with Session(engine) as s:
+        delivery = s.exec(select(Delivery)).one()
+    assert delivery.id is not None
     token = delivery_token(settings.secret, delivery.id)
-    message = personalise(
-        variant.html,
-        html_values({TOKEN: token, SUBSCRIBER: subscriber.token, NAME: subscriber.name}),
-    )
     assert f"{base}/o/{token}.gif" in message
+    clock.advance(timedelta(hours=3))  # read later that morning, not by a scanner at delivery
 
     app = create_app(settings, engine=engine, clock=clock)
 
@@ -221,19 +210,16 @@ def test_an_assembled_bulletin_in_chromium_records_its_open_and_a_course_click(
 
     server, thread = serve(app, listening_socket)
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            page.set_content(message, wait_until="load")
-            with page.expect_navigation(url=f"{base}/learning/**"):
-                page.click(f'a[href="{base}/c/{token}/{course.id}"]')
-            landed = urlsplit(page.url)
-            assert f"{landed.scheme}://{landed.netloc}{landed.path}" == course.url
-            query = parse_qs(landed.query)
-            assert query["utm_campaign"] == ["bulletin-2026-07"]
-            assert query["utm_content"] == ["health"]
-            assert "Book" in page.inner_text("h1")
-            browser.close()
+        page = chromium.new_page()
+        page.set_content(message, wait_until="load")
+        with page.expect_navigation(url=f"{base}/learning/**"):
+            page.click(f'a[href="{base}/c/{token}/{course.id}"]')
+        landed = urlsplit(page.url)
+        assert f"{landed.scheme}://{landed.netloc}{landed.path}" == course.url
+        query = parse_qs(landed.query)
+        assert query["utm_campaign"] == ["bulletin-2026-07"]
+        assert query["utm_content"] == ["health"]
+        assert "Book" in page.inner_text("h1")
     finally:
         server.should_exit = True
         thread.join(10)

@@ -17,7 +17,7 @@ from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.db import make_engine
 from newsletter.models import Bulletin, BulletinStatus, Delivery, Event, Link, LinkKind, Subscriber
-from newsletter.tokens import agency_token, delivery_token
+from newsletter.tokens import agency_token, delivery_token, proof_token
 from newsletter.tracking import RULES_VERSION, Recorder, Tracker
 from newsletter.web.app import create_app
 from newsletter.web.tracking import PIXEL
@@ -363,6 +363,18 @@ def test_an_agency_token_attributes_the_click_to_the_agency_only(
         "police",
         sent.bulletin.id,
     )
+
+
+def test_a_proof_token_follows_links_and_opens_but_records_nothing(
+    client: TestClient, sent: Sent, engine: Engine, settings: Settings
+) -> None:
+    assert sent.bulletin.id is not None
+    token = proof_token(settings.secret, sent.bulletin.id, "police")
+    response = client.get(f"/c/{token}/{sent.police_only.id}")
+    assert response.status_code == 302
+    assert "utm_content=police" in response.headers["location"]
+    assert client.get(f"/o/{token}.gif").status_code == 200
+    assert events(engine) == []
 
 
 def test_an_agency_token_for_another_bulletin_answers_404(

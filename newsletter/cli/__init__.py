@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from newsletter.cli import bulletin, plan, report, schedule, subscribers, system, users
+from newsletter.cli import bulletin, plan, report, schedule, send, subscribers, system, users
 
 app = typer.Typer(
     help="Monthly thematic learning bulletins: plan, assemble, send, track, report.",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 system.register(app)
 app.add_typer(plan.app, name="plan")
+send.register(bulletin.app)
 app.add_typer(bulletin.app, name="bulletin")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(report.app, name="report")
@@ -27,4 +28,6 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Every command migrates first; Alembic's INFO lines would drown what the command says.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app()

@@ -1,7 +1,163 @@
-"""`newsletter schedule ...` commands."""
+"""`newsletter schedule ...` commands: when bulletins go out, and holding one back."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import typer
+from rich.table import Table
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
+from newsletter.clock import SystemClock
+from newsletter.config import Settings
+from newsletter.models import Bulletin
+from newsletter.schedule.deps import PlanUnavailable, default_deps
+from newsletter.schedule.outlook import outlook
+from newsletter.schedule.runner import stored_jobs
+from newsletter.schedule.slots import SlotError, next_slot_after
+from newsletter.schedule.tick import OPEN, Lifecycle
+from newsletter.schedule.timeline import local_text
 
 app = typer.Typer(help="When bulletins go out: list, next, pause, resume.", no_args_is_help=True)
+
+
+def _when(moment: datetime | None, settings: Settings) -> str:
+    return local_text(moment, settings.zone) if moment is not None else "-"
+
+
+@app.command("list")
+def list_() -> None:
+    """Upcoming jobs, and each bulletin's send time, status and next action."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        now = SystemClock().now()
+        jobs = stored_jobs(engine)
+        lifecycle = Lifecycle(engine, settings, clock=SystemClock(), deps=default_deps())
+        months, problem = outlook(lifecycle, now)
+    finally:
+        engine.dispose()
+
+    console.print(f"[bold]Scheduler jobs[/] (times in {settings.timezone})")
+    if not jobs:
+        console.print(
+            "  none stored: no scheduler has run on this database yet "
+            "(start one with `newsletter run` or `python scheduler.py`)"
+        )
+    for job_id, next_run in jobs:
+        console.print(f"  {job_id:<16} next run {_when(next_run, settings)}")
+    if problem:
+        console.print(f"[bold red]The plan cannot be read:[/] {problem}")
+    table = Table(title="Bulletins", title_justify="left")
+    for heading in ("month", "send time", "status", "paused", "next action", "when"):
+        table.add_column(heading)
+    for row in months:
+        table.add_row(
+            row.month,
+            _when(row.slot, settings),
+            row.status,
+            "yes" if row.paused else "no",
+            row.next_action,
+            _when(row.next_at, settings),
+        )
+    console.print(table if months else "No bulletins planned or open.")
+
+
+@app.command("next")
+def next_(
+    after: str | None = typer.Option(
+        None,
+        "--after",
+        metavar="DATETIME",
+        help="Start from this time (e.g. 2026-09-15T00:00; local time unless it has an offset).",
+    ),
+) -> None:
+    """When the plan's default send slot next fires, in local time and UTC."""
+    settings = load_settings()
+    start = SystemClock().now()
+    if after is not None:
+        try:
+            start = datetime.fromisoformat(after)
+        except ValueError:
+            fail(f"--after {after!r} is not a date and time; write it as 2026-09-15T00:00")
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=settings.zone)
+    try:
+        plan = default_deps().load_plan(settings)
+        slot = next_slot_after(plan.slot, start)
+    except (PlanUnavailable, SlotError) as exc:
+        fail(str(exc))
+    zone_name = plan.slot.timezone
+    console.print(
+        f"The default slot ({plan.slot.day} at {plan.slot.at:%H:%M}) next fires after "
+        f"{start:%Y-%m-%d %H:%M} {start.tzname()}:"
+    )
+    console.print(f"  {slot:%Y-%m-%d %H:%M} {zone_name} ({slot:%A}, {slot.tzname()})")
+    console.print(f"  {slot.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    if settings.timezone != zone_name:
+        console.print(f"  {local_text(slot, settings.zone)} ({settings.timezone})")
+    theme = plan.themes.get(f"{slot:%Y-%m}")
+    if theme is None:
+        console.print(f"  No theme is planned for {slot:%Y-%m} yet.")
+    elif theme.send_date is not None or theme.send_time is not None:
+        console.print(f"  Note: the {slot:%Y-%m} theme sets its own send date or time.")
+
+
+def _set_paused(month: str, paused: bool) -> None:
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        with Session(engine) as session:
+            bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
+            if bulletin is None:
+                fail(
+                    f"there is no {month} bulletin yet; build it first: newsletter bulletin build {month}"
+                )
+            if bulletin.status not in OPEN:
+                fail(
+                    f"the {month} bulletin is {bulletin.status}; only one not yet sent can be paused or resumed"
+                )
+            session.execute(
+                update(Bulletin)
+                .where(col(Bulletin.id) == bulletin.id)
+                .values(schedule_paused=paused)
+            )
+            session.commit()
+            send_at = bulletin.send_at
+    finally:
+        engine.dispose()
+    when = _when(send_at, settings)
+    if paused:
+        console.print(
+            f"{month} paused: it will not be sent at {when} until resumed "
+            f"(newsletter schedule resume {month})."
+        )
+        return
+    now = SystemClock().now()
+    grace = timedelta(hours=settings.send_grace_hours)
+    if send_at is None or now < send_at:
+        console.print(f"{month} resumed: it goes out at {when} if approved and up to date.")
+    elif now < send_at + grace:
+        console.print(
+            f"{month} resumed: its slot ({when}) has passed; it goes out at the next tick."
+        )
+    else:
+        console.print(
+            f"{month} resumed, but its slot ({when}) passed more than "
+            f"{settings.send_grace_hours:g} hours ago: the scheduler will not send it. "
+            f"To send it anyway: newsletter bulletin send {month}"
+        )
+
+
+@app.command()
+def pause(month: str = typer.Argument(..., callback=month_arg, help="YYYY-MM")) -> None:
+    """Hold a month's bulletin back: the scheduler will not send it until resumed."""
+    _set_paused(month, True)
+
+
+@app.command()
+def resume(month: str = typer.Argument(..., callback=month_arg, help="YYYY-MM")) -> None:
+    """Let the scheduler send a paused month's bulletin again."""
+    _set_paused(month, False)

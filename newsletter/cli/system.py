@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 from sqlmodel import Session, func, select
 
-from newsletter.agencies import AgencyFileError
+from newsletter.agencies import AgencyFileError, read_agencies, sync_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
 from newsletter.config import Settings
 from newsletter.models import Subscriber
@@ -33,14 +35,21 @@ def register(app: typer.Typer) -> None:
             False, "--sample", help="Also load agencies and sample subscribers."
         ),
     ) -> None:
-        """Create or migrate the database to the newest schema."""
+        """Create or migrate the database to the newest schema and load the agency catalogue."""
         settings = load_settings()
         engine = open_engine(settings)
         console.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
-        if sample:
-            with Session(engine) as session:
+        with Session(engine) as session:
+            if sample:
                 load_sample(settings, session)
-                session.commit()
+            else:
+                try:
+                    definitions = read_agencies(settings.subscribers_dir / "agencies.yaml")
+                except AgencyFileError as exc:
+                    fail(str(exc))
+                added = sync_agencies(session, definitions)
+                console.print(f"agencies: {len(definitions)} in the catalogue, {added} new")
+            session.commit()
         engine.dispose()
 
     @app.command()
@@ -83,4 +92,15 @@ def register(app: typer.Typer) -> None:
             "  newsletter bulletin build 2026-07     assemble July's bulletin\n"
             f"  open {base}/archive/2026-07/health    see the health variant\n"
         )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        from newsletter.schedule.runner import SchedulerService
+
+        # The scheduler runs in a thread beside the web app; it only acts while it holds the
+        # leadership lock, so a second `newsletter run` or `python scheduler.py` waits.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
+        scheduler = SchedulerService(settings)
+        scheduler.start_in_thread()
+        try:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        finally:
+            scheduler.stop_thread()
+            scheduler.engine.dispose()

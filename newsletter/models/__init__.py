@@ -21,6 +21,7 @@ from newsletter.models.reports import (
     ReportCacheState,
     RollupLevel,
 )
+from newsletter.models.schedule import ScheduleAction
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -52,6 +53,7 @@ __all__ = [
     "ReportCacheReason",
     "ReportCacheState",
     "RollupLevel",
+    "ScheduleAction",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

@@ -1,1 +1,10 @@
-"""Scheduling: send slots (:mod:`.slots`) and the ticking scheduler."""
+"""Scheduling: the monthly mailout runs itself, with approval and no surprises.
+
+* :mod:`.slots`: when a month goes out (the plan's slot, a theme's override, bank holidays);
+* :mod:`.timeline`: a month's dated steps (draft, reminders, send, end of the grace window);
+* :mod:`.tick`: the lifecycle tick that does what is due, once (``schedule_action`` records it);
+* :mod:`.notify`: emails to NEWSLETTER_APPROVERS; :mod:`.retention`: old raw events rolled up;
+* :mod:`.leader`: one scheduler acts at a time; :mod:`.runner`: APScheduler and the service
+  behind ``python scheduler.py`` and ``newsletter run``; :mod:`.outlook`: ``schedule list``;
+* :mod:`.deps` / :mod:`.wiring`: the seams to the plan, assembly, dispatch and reports.
+"""

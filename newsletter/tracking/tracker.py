@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from newsletter.config import Settings
 from newsletter.models import EventType, LinkKind
-from newsletter.tokens import AgencyRef, DeliveryRef, TokenRef, parse_token
+from newsletter.tokens import AgencyRef, DeliveryRef, ProofRef, TokenRef, parse_token
 from newsletter.tracking.recorder import EventRecord, Recorder
 from newsletter.tracking.registry import DeliveryInfo, LinkInfo, Registry
 from newsletter.tracking.rules import Hit, MachineRules, RuleSettings
@@ -52,6 +52,7 @@ class Reader:
     bulletin_id: int
     agency: str
     delivery: DeliveryInfo | None
+    proof: bool = False  # a --test-to (proof) copy: links work, nothing is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ class Tracker:
             if delivery is None:
                 return MISS if cached else None
             return Reader(delivery.bulletin_id, delivery.agency, delivery)
-        if isinstance(ref, AgencyRef):
+        if isinstance(ref, AgencyRef | ProofRef):
             month = (
                 self.registry.cached_month(ref.bulletin_id)
                 if cached
@@ -152,7 +153,7 @@ class Tracker:
             )
             if month is None:
                 return MISS if cached else None
-            return Reader(ref.bulletin_id, ref.agency, None)
+            return Reader(ref.bulletin_id, ref.agency, None, isinstance(ref, ProofRef))
         return None
 
     def resolve_click(
@@ -209,7 +210,7 @@ class Tracker:
         event_type: EventType,
         link: LinkInfo | None,
     ) -> EventRecord | None:
-        if self.mode == "off":
+        if self.mode == "off" or reader.proof:
             return None
         individual = self.mode == "individual" and reader.delivery is not None
         session: Hashable

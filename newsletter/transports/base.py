@@ -54,6 +54,9 @@ class Outcome(StrEnum):
     sent = "sent"
     failed = "failed"
     unknown = "unknown"
+    # Not accepted this time (SMTP 4xx for one recipient, or not attempted because the
+    # connection dropped): nothing left, so dispatch may try that recipient again.
+    deferred = "deferred"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,26 @@
+"""Dispatch: the send ledger, batching and retries. See :mod:`.send` for the order of things."""
+
+from newsletter.dispatch.deliver import RetryPolicy
+from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
+from newsletter.dispatch.send import send_bulletin
+from newsletter.dispatch.summary import (
+    AgencyCounts,
+    DispatchError,
+    Progress,
+    SendInProgress,
+    SendSummary,
+)
+
+__all__ = [
+    "AgencyCounts",
+    "DispatchError",
+    "DryRun",
+    "DryRunRow",
+    "Progress",
+    "RetryPolicy",
+    "SendInProgress",
+    "SendSummary",
+    "dry_run",
+    "send_bulletin",
+    "send_test_copies",
+]

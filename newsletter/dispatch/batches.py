@@ -1,0 +1,315 @@
+"""The batch loop of a send: claim a page of the ledger, hand it over, record the outcome.
+
+At most one batch is ever ``sending``: it is claimed (marked and committed) before it leaves,
+and its outcome is recorded in the same transaction that claims the next one. What overlaps is
+only the harmless part: while a batch is with the transport (a worker thread, mostly waiting on
+the network), the next page is read and its recipients built. Because that page was read
+before it is claimed, the claim re-checks each subscriber: whoever unsubscribed meanwhile is
+``skipped``, never sent. A crash therefore leaves at most one batch ``sending`` (it becomes
+``unknown`` on the next start), and never a message sent without a claimed row.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+
+from sqlalchemy import Connection
+from sqlmodel import Session
+
+from newsletter.clock import Clock
+from newsletter.config import Settings
+from newsletter.dispatch import ledger, messages
+from newsletter.dispatch.deliver import Delivered, RetryPolicy, Sleep, deliver
+from newsletter.dispatch.summary import Progress, SendSummary
+from newsletter.models import Bulletin, DeliveryStatus, Variant
+from newsletter.transports.base import Batch, Transport
+
+log = logging.getLogger(__name__)
+
+GONE = "unsubscribed, suppressed or erased after the snapshot"
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Session]:
+    """One committed transaction on the send's own connection (kept open for the whole send:
+    opening a SQLite connection per batch, with its PRAGMAs, cost more than the batch)."""
+    with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@dataclass
+class _Page:
+    """One keyset page of a variant's pending rows, read but not yet claimed."""
+
+    variant: Variant
+    first: int
+    last: int
+    gone: list[int]  # not sendable when read
+    batch: Batch  # the sendable ones, as recipients
+
+
+class _Pages:
+    """Walks the pending rows variant by variant, by keyset (id > the last one read)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        settings: Settings,
+        *,
+        bulletin: Bulletin,
+        variants: Sequence[Variant],
+        size: int,
+    ) -> None:
+        assert bulletin.id is not None
+        self.conn = conn
+        self.settings = settings
+        self.bulletin = bulletin
+        self.variants = list(variants)
+        self.size = size
+        self.index = 0
+        self.after = 0
+        self.make_recipient = messages.RecipientFactory(settings, bulletin_id=bulletin.id)
+
+    def next(self) -> _Page | None:
+        assert self.bulletin.id is not None
+        while self.index < len(self.variants):
+            variant = self.variants[self.index]
+            assert variant.id is not None
+            with transaction(self.conn) as session:
+                rows = ledger.pending_page(
+                    session,
+                    bulletin_id=self.bulletin.id,
+                    variant_id=variant.id,
+                    after_id=self.after,
+                    limit=self.size,
+                )
+            if not rows:
+                self.index += 1
+                self.after = 0
+                continue
+            self.after = rows[-1].delivery_id
+            recipients = [
+                self.make_recipient(
+                    delivery_id=r.delivery_id,
+                    agency=r.agency,
+                    email=r.email or "",
+                    name=r.name,
+                    subscriber_token=r.subscriber_token or "",
+                )
+                for r in rows
+                if r.sendable
+            ]
+            return _Page(
+                variant=variant,
+                first=rows[0].delivery_id,
+                last=rows[-1].delivery_id,
+                gone=[r.delivery_id for r in rows if not r.sendable],
+                batch=messages.variant_batch(self.settings, self.bulletin, variant, recipients),
+            )
+        return None
+
+
+def _claim(session: Session, page: _Page, *, bulletin_id: int, batch_no: int) -> list[int]:
+    """Mark the page ``sending`` as batch ``batch_no``; return the ids that became unsendable
+    since the page was read (now ``skipped``), besides those already known to be gone."""
+    assert page.variant.id is not None
+    ledger.set_status(
+        session, page.gone, DeliveryStatus.skipped, only_if=DeliveryStatus.pending, error=GONE
+    )
+    if not page.batch.recipients:
+        return []
+    marked = ledger.mark_range_sending(
+        session,
+        bulletin_id=bulletin_id,
+        variant_id=page.variant.id,
+        first_id=page.first,
+        last_id=page.last,
+        batch=batch_no,
+    )
+    if marked == len(page.batch.recipients):
+        return []
+    # Someone left between reading and claiming: their rows are still pending in the range.
+    left = ledger.pending_in_range(
+        session,
+        bulletin_id=bulletin_id,
+        variant_id=page.variant.id,
+        first_id=page.first,
+        last_id=page.last,
+    )
+    ledger.set_status(
+        session, left, DeliveryStatus.skipped, only_if=DeliveryStatus.pending, error=GONE
+    )
+    if marked + len(left) != len(page.batch.recipients):
+        # Only another sender could cause this, and the send lock rules that out; refuse to
+        # send rather than risk it (the claim's transaction rolls back: nothing is claimed).
+        raise RuntimeError(
+            f"claimed {marked} + skipped {len(left)} rows for a page of "
+            f"{len(page.batch.recipients)}; is another process sending this bulletin?"
+        )
+    return left
+
+
+def _record(
+    session: Session, delivered: Delivered, *, bulletin_id: int, batch_no: int, clock: Clock
+) -> None:
+    now = clock.now()
+    sent = [
+        (r.recipient.delivery_id, r.provider_message_id)
+        for r in delivered.sent
+        if r.recipient.delivery_id is not None
+    ]
+    if sent and not (delivered.failed or delivered.unknown or delivered.pending):
+        ids = {pmid for _, pmid in sent}
+        if len(ids) == 1:
+            # The common case (SendGrid took the whole request): one UPDATE by batch number.
+            ledger.mark_batch_sent(
+                session,
+                bulletin_id=bulletin_id,
+                batch=batch_no,
+                provider_message_id=ids.pop(),
+                now=now,
+            )
+            sent = []
+    ledger.record_sent(session, sent, now=now)
+    for status, results in (
+        (DeliveryStatus.failed, delivered.failed),
+        (DeliveryStatus.unknown, delivered.unknown),
+    ):
+        by_error: dict[str, list[int]] = defaultdict(list)
+        for r in results:
+            if r.recipient.delivery_id is not None:
+                by_error[r.error or status.value].append(r.recipient.delivery_id)
+        for error, ids_ in by_error.items():
+            ledger.set_status(session, ids_, status, only_if=DeliveryStatus.sending, error=error)
+    back = [r.delivery_id for r in delivered.pending if r.delivery_id is not None]
+    ledger.set_status(
+        session,
+        back,
+        DeliveryStatus.pending,
+        only_if=DeliveryStatus.sending,
+        error=delivered.stop or "not sent",
+    )
+
+
+@contextmanager
+def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[None]:
+    """In the main thread, the first Ctrl-C asks the send to stop once the batch in flight is
+    recorded (no row is left "unknown" by an operator's pause); a second one interrupts at
+    once, as usual. Elsewhere (a scheduler thread) signals are not ours to handle."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        log.warning("stopping after the batch in flight (press Ctrl-C again to abort now)")
+        interrupted.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_batches(
+    conn: Connection,
+    settings: Settings,
+    *,
+    bulletin: Bulletin,
+    variants: Sequence[Variant],
+    summary: SendSummary,
+    transport: Transport,
+    clock: Clock,
+    sleep: Sleep,
+    policy: RetryPolicy,
+    progress: Progress | None,
+) -> None:
+    """Send every pending row of ``bulletin``, or stop early (``summary.stopped`` says why)."""
+    assert bulletin.id is not None
+    size = max(1, min(settings.batch_size, transport.max_batch))
+    pages = _Pages(conn, settings, bulletin=bulletin, variants=variants, size=size)
+    with transaction(conn) as session:
+        batch_no = ledger.last_batch_number(session, bulletin.id)
+    failed_batches = 0
+    page = pages.next()
+    previous: tuple[Delivered, int] | None = None
+    interrupted = threading.Event()
+    with (
+        _ctrl_c_stops_after_this_batch(interrupted),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as worker,
+    ):
+        while True:
+            left: list[int] = []
+            with transaction(conn) as session:
+                if previous is not None:
+                    _record(
+                        session,
+                        previous[0],
+                        bulletin_id=bulletin.id,
+                        batch_no=previous[1],
+                        clock=clock,
+                    )
+                    previous = None
+                if interrupted.is_set() and summary.stopped is None:
+                    summary.stopped = (
+                        "interrupted by the operator after the batch in flight was recorded; "
+                        f"run `newsletter bulletin send {bulletin.month}` to resume"
+                    )
+                if page is None or summary.stopped is not None:
+                    break
+                if page.batch.recipients:
+                    batch_no += 1
+                left = _claim(session, page, bulletin_id=bulletin.id, batch_no=batch_no)
+            # Committed: from here on a crash leaves this batch "sending", never "pending".
+            if progress is not None and (page.gone or left):
+                progress.advance(len(page.gone) + len(left))
+            batch = page.batch
+            if left:
+                gone = set(left)
+                batch = messages.replace_recipients(
+                    batch, [r for r in batch.recipients if r.delivery_id not in gone]
+                )
+            if not batch.recipients:
+                page = pages.next()
+                continue
+            future = worker.submit(
+                deliver, transport, batch, policy=policy, clock=clock, sleep=sleep
+            )
+            variant = page.variant
+            page = pages.next()  # overlaps with the transport's network wait
+            delivered = future.result()
+            previous = (delivered, batch_no)
+            summary.batches += 1
+            summary.sent_now += len(delivered.sent)
+            if progress is not None:
+                progress.advance(len(batch.recipients))
+            if delivered.batch_error is not None:
+                failed_batches += 1
+                message = f"batch {batch_no} ({variant.agency}): {delivered.batch_error}"
+                log.error("%s", message)
+                if len(summary.errors) < 20:
+                    summary.errors.append(message)
+                if progress is not None:
+                    progress.note(message)
+                if failed_batches >= settings.send_error_threshold:
+                    summary.stopped = (
+                        f"paused after {failed_batches} failed batches "
+                        f"(NEWSLETTER_SEND_ERROR_THRESHOLD={settings.send_error_threshold}); "
+                        f"fix the cause, then run `newsletter bulletin send {bulletin.month}` "
+                        "to resume"
+                    )
+            if delivered.stop is not None:
+                summary.stopped = (
+                    f"{delivered.stop}; nothing more was sent. Fix the cause, then run "
+                    f"`newsletter bulletin send {bulletin.month}` to resume"
+                )

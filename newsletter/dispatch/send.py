@@ -1,0 +1,226 @@
+"""Sending a month's bulletin: start (or resume) the send, stream batches, finish.
+
+The order of things is the contract (save, then send):
+
+0. The send takes the bulletin's send lock (:mod:`.lock`): one sender at a time.
+1. One transaction: rows a crashed run left ``sending`` become ``unknown``; the bulletin moves
+   to ``sending`` (only from a status TRANSITIONS allows); on a first start the audience is
+   snapshotted into ``pending`` rows.
+2. Per variant, pending rows are read by keyset in batches (:mod:`.batches`). Each batch is
+   claimed (``sending``, with a batch number; leavers ``skipped``) and committed before it goes
+   to the transport; its outcome is recorded when the transport answers.
+3. A send that must stop (bad credentials, provider down, too many failed batches) leaves the
+   bulletin ``failed``, its untouched rows ``pending``: running the send again resumes it.
+   Otherwise the bulletin becomes ``sent``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlmodel import Session, col
+
+from newsletter.clock import Clock
+from newsletter.config import Settings
+from newsletter.dispatch import ledger
+from newsletter.dispatch.batches import run_batches, transaction
+from newsletter.dispatch.deliver import RetryPolicy, Sleep
+from newsletter.dispatch.lock import send_lock
+from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
+from newsletter.lifecycle import TransitionError, transition
+from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
+from newsletter.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+_FIRST_START = {BulletinStatus.approved, BulletinStatus.scheduled, BulletinStatus.missed}
+_RESTART = {BulletinStatus.failed, BulletinStatus.sent}
+
+
+def _counts(session: Session, bulletin_id: int) -> dict[str, AgencyCounts]:
+    out: dict[str, AgencyCounts] = {}
+    for agency, by_status in ledger.counts_by_agency(session, bulletin_id).items():
+        out[agency] = AgencyCounts(
+            sent=by_status.get(DeliveryStatus.sent, 0),
+            skipped=by_status.get(DeliveryStatus.skipped, 0),
+            failed=by_status.get(DeliveryStatus.failed, 0),
+            unknown=by_status.get(DeliveryStatus.unknown, 0),
+            pending=by_status.get(DeliveryStatus.pending, 0)
+            + by_status.get(DeliveryStatus.sending, 0),
+        )
+    return out
+
+
+def load_bulletin(session: Session, month: str) -> Bulletin:
+    bulletin = session.scalars(select(Bulletin).where(col(Bulletin.month) == month)).first()
+    if bulletin is None:
+        raise DispatchError(f"there is no bulletin for {month}; build it first")
+    return bulletin
+
+
+def _variants(session: Session, bulletin_id: int) -> list[Variant]:
+    stmt = select(Variant).where(col(Variant.bulletin_id) == bulletin_id).order_by(col(Variant.id))
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class _Start:
+    bulletin: Bulletin
+    variants: list[Variant]
+    pending: int
+    interrupted: int
+    nothing_to_do: bool = False
+
+
+def _start(conn: Connection, month: str, *, clock: Clock, retry_unknown: bool) -> _Start:
+    with transaction(conn) as session:
+        bulletin = load_bulletin(session, month)
+        assert bulletin.id is not None
+        status = BulletinStatus(bulletin.status)
+        variants = _variants(session, bulletin.id)
+        if not variants:
+            raise DispatchError(f"bulletin {month} has no variants; build it first")
+        if status not in _FIRST_START | _RESTART | {BulletinStatus.sending}:
+            raise DispatchError(
+                f"bulletin {month} is {status}; only an approved bulletin can be sent"
+            )
+        interrupted = ledger.mark_interrupted(session, bulletin.id)
+        if interrupted:
+            log.warning(
+                "%d deliveries of %s were being sent when a previous run stopped; they are "
+                "now 'unknown' (resend them with --retry-unknown)",
+                interrupted,
+                month,
+            )
+        if status is BulletinStatus.sent and not (
+            retry_unknown and ledger.count_status(session, bulletin.id, DeliveryStatus.unknown)
+        ):
+            return _Start(bulletin, variants, 0, interrupted, nothing_to_do=True)
+        if status is not BulletinStatus.sending:
+            try:
+                transition(session, bulletin, BulletinStatus.sending)
+            except TransitionError as exc:
+                raise DispatchError(str(exc)) from exc
+        # A restart normally finds its rows; a bulletin marked failed before it ever started
+        # has none, and is snapshotted like a first start.
+        if status in _FIRST_START or not ledger.has_rows(session, bulletin.id):
+            now = clock.now()
+            session.execute(
+                update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(send_started_at=now)
+            )
+            added = ledger.snapshot(session, bulletin, now=now)
+            missing = ledger.unmatched_count(session, bulletin)
+            log.info("snapshotted %d recipients for %s", added, month)
+            if missing:
+                log.warning(
+                    "%d subscribers of %s belong to agencies without a variant; not sent",
+                    missing,
+                    month,
+                )
+        if retry_unknown:
+            reopened = ledger.reopen_unknown(session, bulletin.id)
+            log.info("resending %d 'unknown' deliveries of %s", reopened, month)
+        pending = ledger.count_status(session, bulletin.id, DeliveryStatus.pending)
+        return _Start(bulletin, variants, pending, interrupted)
+
+
+def send_bulletin(
+    engine: Engine,
+    settings: Settings,
+    month: str,
+    *,
+    transport: Transport,
+    clock: Clock,
+    retry_unknown: bool = False,
+    progress: Progress | None = None,
+    sleep: Sleep | None = None,
+    policy: RetryPolicy | None = None,
+) -> SendSummary:
+    """Send (or resume sending) ``month``'s bulletin; every subscriber gets it at most once.
+
+    Raises :class:`DispatchError` when the send cannot start. Problems during the send do not
+    raise: they are in the summary (``stopped``, ``errors``) and the ledger. ``sleep`` waits
+    between retries (tests inject one that moves a fake clock); ``policy`` defaults to the
+    settings' attempts and longest wait.
+    """
+    sleep = sleep or time.sleep
+    policy = policy or RetryPolicy(
+        max_attempts=settings.send_max_attempts, max_wait=settings.send_max_wait
+    )
+    with engine.connect() as conn:
+        with transaction(conn) as session:
+            bulletin_id = load_bulletin(session, month).id
+        assert bulletin_id is not None
+        with send_lock(conn, bulletin_id=bulletin_id, month=month):
+            return _send_locked(
+                conn,
+                settings,
+                month,
+                transport=transport,
+                clock=clock,
+                retry_unknown=retry_unknown,
+                progress=progress,
+                sleep=sleep,
+                policy=policy,
+            )
+
+
+def _send_locked(
+    conn: Connection,
+    settings: Settings,
+    month: str,
+    *,
+    transport: Transport,
+    clock: Clock,
+    retry_unknown: bool,
+    progress: Progress | None,
+    sleep: Sleep,
+    policy: RetryPolicy,
+) -> SendSummary:
+    start = _start(conn, month, clock=clock, retry_unknown=retry_unknown)
+    bulletin = start.bulletin
+    assert bulletin.id is not None
+    summary = SendSummary(
+        month=month,
+        bulletin_id=bulletin.id,
+        status=BulletinStatus(bulletin.status),
+        interrupted=start.interrupted,
+    )
+    if start.nothing_to_do:
+        with transaction(conn) as session:
+            summary.by_agency = _counts(session, bulletin.id)
+        return summary
+
+    if progress is not None:
+        progress.start(start.pending)
+    run_batches(
+        conn,
+        settings,
+        bulletin=start.bulletin,
+        variants=start.variants,
+        summary=summary,
+        transport=transport,
+        clock=clock,
+        sleep=sleep,
+        policy=policy,
+        progress=progress,
+    )
+
+    with transaction(conn) as session:
+        fresh = session.get(Bulletin, bulletin.id)
+        assert fresh is not None
+        if summary.stopped is not None:
+            if progress is not None:
+                progress.note(summary.stopped)
+            transition(session, fresh, BulletinStatus.failed)
+        else:
+            transition(session, fresh, BulletinStatus.sent)
+            session.execute(
+                update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(sent_at=clock.now())
+            )
+        summary.status = BulletinStatus(fresh.status)
+        summary.by_agency = _counts(session, bulletin.id)
+    return summary

@@ -1,0 +1,451 @@
+"""The lifecycle tick: find what is due for each month's bulletin and do it, once.
+
+The scheduler calls :meth:`Lifecycle.tick` every minute or so. A tick reads the plan and the
+bulletins, works out where each month stands on its :class:`~.timeline.Timeline`, and acts:
+
+* from ``draft_lead_days`` before the slot: build the draft (unless one exists) and ask the
+  approvers to approve it; remind them 3 days and 1 day before while it is unapproved; hand an
+  approved, current bulletin to the scheduler (status ``scheduled``);
+* at the slot: send it if it is approved, current (built from the plan as it is now) and not
+  paused. Unapproved: do not send, mark it ``missed`` and alert. Paused or stale: alert, and
+  send if a person fixes it within the grace window;
+* a slot passed by more than NEWSLETTER_SEND_GRACE_HOURS (scheduler down, paused, stale):
+  never sent by the scheduler; marked ``missed`` and alerted. Only a person sends it then.
+
+Every step is claimed in ``schedule_action`` before (or in the same transaction as) its effect,
+so running a tick twice, late, after a restart or in a second process does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from newsletter.clock import Clock
+from newsletter.config import Settings
+from newsletter.dispatch.summary import SendInProgress
+from newsletter.lifecycle import TransitionError, transition
+from newsletter.models import Bulletin, BulletinStatus
+from newsletter.plan.model import Plan
+from newsletter.schedule.actions import claim, done_actions, release
+from newsletter.schedule.deps import Deps, PlanUnavailable
+from newsletter.schedule.notify import Notifier
+from newsletter.schedule.timeline import Action, Step, Timeline, local_text, timeline_for
+
+log = logging.getLogger(__name__)
+
+# Statuses the scheduler still acts on; any other belongs to a send or to a person.
+OPEN = frozenset({BulletinStatus.draft, BulletinStatus.approved, BulletinStatus.scheduled})
+DEFAULT_LEAD_DAYS = 10
+
+
+SendRunner = Callable[[str, Callable[[], None]], None]  # (month, the send) -> None
+
+
+def _run_inline(_month: str, send: Callable[[], None]) -> None:
+    send()
+
+
+@dataclass
+class TickReport:
+    at: datetime
+    done: list[str] = field(default_factory=list)  # "2026-07: built the draft", ...
+    next_step: Step | None = None
+    plan_problem: str | None = None
+
+
+class Lifecycle:
+    """Moves every month's bulletin along its timeline; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        clock: Clock,
+        deps: Deps,
+        run_send: SendRunner | None = None,
+    ) -> None:
+        self.engine = engine
+        # How a claimed send runs: inline by default (tests); the scheduler service gives each
+        # send a thread of its own so that a long send does not hold up the ticks.
+        self.run_send: SendRunner = run_send or _run_inline
+        self.settings = settings
+        self.clock = clock
+        self.deps = deps
+        self.notifier = Notifier(settings, transport_factory=deps.transport_factory)
+        self._last_problem: str | None = None  # log a plan problem when it changes, not per tick
+        self._said: set[str] = set()  # problems without a bulletin row to record them on
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.settings.send_grace_hours)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def load_plan(self) -> tuple[Plan | None, str | None]:
+        """The plan, or None and why not."""
+        try:
+            return self.deps.load_plan(self.settings), None
+        except PlanUnavailable as exc:
+            return None, str(exc)
+
+    def timelines(self, plan: Plan | None, bulletins: Iterable[Bulletin]) -> dict[str, Timeline]:
+        """Each month's timeline: from the plan, else from a bulletin's stored ``send_at``."""
+        result: dict[str, Timeline] = {}
+        if plan is not None:
+            for month, theme in plan.themes.items():
+                result[month] = timeline_for(plan, theme, grace=self.grace)
+        lead = plan.draft_lead_days if plan is not None else DEFAULT_LEAD_DAYS
+        for bulletin in bulletins:
+            if bulletin.month not in result and bulletin.send_at is not None:
+                result[bulletin.month] = Timeline.around(
+                    bulletin.month, bulletin.send_at, lead_days=lead, grace=self.grace
+                )
+        return result
+
+    def bulletins(self) -> dict[str, Bulletin]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return {b.month: b for b in session.exec(select(Bulletin)).all()}
+
+    def next_step(self, now: datetime | None = None) -> Step | None:
+        """The next dated step of a month the scheduler still acts on."""
+        now = now or self.clock.now()
+        plan, _problem = self.load_plan()
+        bulletins = self.bulletins()
+        return self._next_step(now, self.timelines(plan, bulletins.values()), bulletins)
+
+    @staticmethod
+    def _next_step(
+        now: datetime, timelines: dict[str, Timeline], bulletins: dict[str, Bulletin]
+    ) -> Step | None:
+        steps = []
+        for month, tl in timelines.items():
+            bulletin = bulletins.get(month)
+            if bulletin is not None and bulletin.status not in OPEN:
+                continue
+            step = tl.next_step(now)
+            if step is not None and not (bulletin is None and step.action is Action.missed):
+                steps.append(step)
+        return min(steps, key=lambda s: s.at, default=None)
+
+    # --- the tick --------------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        """Do whatever is due now; safe to call at any time, any number of times."""
+        now = self.clock.now()
+        report = TickReport(at=now)
+        plan, report.plan_problem = self.load_plan()
+        if report.plan_problem != self._last_problem:
+            if report.plan_problem:
+                log.error(
+                    "the plan cannot be read; nothing will be built or sent until it is fixed: %s",
+                    report.plan_problem,
+                )
+            else:
+                log.info("the plan reads cleanly again")
+            self._last_problem = report.plan_problem
+        bulletins = self.bulletins()
+        timelines = self.timelines(plan, bulletins.values())
+        for month in sorted(timelines):
+            try:
+                self._advance(timelines[month], bulletins.get(month), plan, now, report)
+            except Exception:  # one month's failure must not stop the others
+                log.exception("scheduler step for %s failed; the next tick tries again", month)
+        report.next_step = self._next_step(now, timelines, self.bulletins())
+        return report
+
+    def _advance(
+        self,
+        tl: Timeline,
+        bulletin: Bulletin | None,
+        plan: Plan | None,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        if now < tl.draft_at:
+            return
+        planned = plan is not None and tl.month in plan.themes
+        if bulletin is None:
+            if not planned or plan is None:
+                return
+            if now >= tl.slot:
+                if now < tl.grace_until and f"unbuilt {tl.month}" not in self._said:
+                    self._said.add(f"unbuilt {tl.month}")
+                    log.error("%s: NOT SENT: its slot has passed and no draft was built", tl.month)
+                return
+            bulletin = self._build(plan, tl, now, report)
+            if bulletin is None:
+                return
+        if bulletin.status not in OPEN:
+            return
+        if planned and bulletin.send_at != tl.slot:
+            self._set_send_at(bulletin, tl.slot)
+        stale = self._stale_reason(bulletin, plan)
+        if now >= tl.grace_until:
+            self._mark_missed(bulletin, now, self._missed_reason(bulletin, stale), report)
+        elif now >= tl.slot:
+            self._at_slot(bulletin, tl, stale, now, report)
+        elif bulletin.status == BulletinStatus.draft:
+            self._ask_for_approval(bulletin, tl, now, report)
+        elif stale:
+            self._alert_once(bulletin, Action.stale, now, *self._stale_message(bulletin, tl, stale))
+        elif bulletin.status == BulletinStatus.approved:
+            self._schedule(bulletin, tl, report)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _build(
+        self, plan: Plan, tl: Timeline, now: datetime, report: TickReport
+    ) -> Bulletin | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                bulletin = self.deps.build(
+                    session, self.settings, plan, tl.month, clock=self.clock
+                ).bulletin
+                session.flush()
+                assert bulletin.id is not None
+                bulletin.send_at = tl.slot
+                claim(session, bulletin.id, Action.build, at=now, detail="built by the scheduler")
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                key = f"build {tl.month} {exc}"
+                if key not in self._said:  # once per process and problem, not every minute
+                    self._said.add(key)
+                    log.exception("building the %s draft failed; each tick tries again", tl.month)
+                return None
+        report.done.append(f"{tl.month}: built the draft")
+        log.info("%s: draft built (checks passed: %s)", tl.month, bulletin.checks_passed)
+        return bulletin
+
+    def _set_send_at(self, bulletin: Bulletin, slot: datetime) -> None:
+        with Session(self.engine) as session:
+            session.execute(
+                update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(send_at=slot)
+            )
+            session.commit()
+        bulletin.send_at = slot
+
+    def _stale_reason(self, bulletin: Bulletin, plan: Plan | None) -> str | None:
+        if plan is None:
+            return "the plan cannot be read, so the bulletin cannot be checked against it"
+        if bulletin.month not in plan.themes:
+            return "the plan no longer has a theme for this month"
+        if bulletin.plan_hash != plan.digest:
+            return "the plan has changed since this bulletin was built"
+        return None
+
+    def _missed_reason(self, bulletin: Bulletin, stale: str | None) -> str:
+        hours = f"{self.settings.send_grace_hours:g}"
+        if bulletin.status == BulletinStatus.draft:
+            return "it was not approved by its send time"
+        if bulletin.schedule_paused:
+            return f"it was paused at its send time and not resumed within {hours} hours"
+        if stale:
+            return f"{stale}, and it was not rebuilt and approved within {hours} hours"
+        return f"the scheduler was not running at its send time, nor within {hours} hours"
+
+    def _ask_for_approval(
+        self, bulletin: Bulletin, tl: Timeline, now: datetime, report: TickReport
+    ) -> None:
+        assert bulletin.id is not None
+        with Session(self.engine) as session:
+            actions = done_actions(session, bulletin.id)
+        if Action.notify not in actions:
+            if self._alert_once(
+                bulletin, Action.notify, now, *self._approval_message(bulletin, tl)
+            ):
+                report.done.append(f"{tl.month}: asked the approvers")
+            return  # reminders start from the next tick, never with the first request
+        asked_at = actions[Action.notify].done_at
+        due = [s for s in tl.reminders() if now >= s.at and s.action not in actions]
+        for i, step in enumerate(due):
+            if i < len(due) - 1 or asked_at >= step.at:
+                # Superseded by a later reminder, or the request itself came after this point.
+                with Session(self.engine) as session:
+                    claim(session, bulletin.id, step.action, at=now, detail="not needed")
+                    session.commit()
+                continue
+            subject, text = self._approval_message(bulletin, tl, reminder=True)
+            if self._alert_once(bulletin, step.action, now, subject, text):
+                report.done.append(f"{tl.month}: reminded the approvers ({step.action})")
+
+    def _schedule(self, bulletin: Bulletin, tl: Timeline, report: TickReport) -> None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(Bulletin, bulletin.id)
+            if row is None or row.status != BulletinStatus.approved:
+                return
+            try:
+                transition(session, row, BulletinStatus.scheduled)
+                session.commit()
+            except TransitionError:
+                session.rollback()
+                return
+        report.done.append(f"{tl.month}: scheduled")
+        log.info("%s: approved; scheduled for %s", tl.month, self._local(tl.slot))
+
+    def _at_slot(
+        self, bulletin: Bulletin, tl: Timeline, stale: str | None, now: datetime, report: TickReport
+    ) -> None:
+        if bulletin.status == BulletinStatus.draft:
+            self._mark_missed(bulletin, now, self._missed_reason(bulletin, stale), report)
+            return
+        until = self._local(tl.grace_until)
+        if bulletin.schedule_paused:
+            self._alert_once(
+                bulletin,
+                Action.paused,
+                now,
+                f"Paused: the {tl.month} bulletin was not sent at its slot",
+                f"The {tl.month} bulletin is paused, so it did not go out at "
+                f"{self._local(tl.slot)}.\nResume it before {until} to send it now:\n\n"
+                f"    newsletter schedule resume {tl.month}\n\n"
+                "Otherwise it will be marked missed and not sent.",
+            )
+            return
+        if stale:
+            self._alert_once(bulletin, Action.stale, now, *self._stale_message(bulletin, tl, stale))
+            return
+        self._send(bulletin, tl, now, report)
+
+    def _send(self, bulletin: Bulletin, tl: Timeline, now: datetime, report: TickReport) -> None:
+        assert bulletin.id is not None
+        late = now - tl.slot
+        with Session(self.engine) as session:
+            claimed = claim(
+                session, bulletin.id, Action.send, at=now, detail=f"late by {late}" if late else ""
+            )
+            session.commit()
+        if not claimed:
+            return
+        log.info("%s: sending (slot %s, now %s)", tl.month, self._local(tl.slot), self._local(now))
+        report.done.append(f"{tl.month}: send started")
+        self.run_send(tl.month, lambda: self._sending(bulletin, tl, now))
+
+    def _sending(self, bulletin: Bulletin, tl: Timeline, now: datetime) -> None:
+        """The send itself, then its outcome checked: inline, or in a thread of its own."""
+        assert bulletin.id is not None
+        try:
+            summary = self.deps.send(self.engine, self.settings, tl.month, clock=self.clock)
+        except SendInProgress:
+            # Someone started `bulletin send` by hand at the same moment: their send goes on.
+            log.info("%s: another process is already sending it; leaving it to them", tl.month)
+            return
+        except Exception as exc:
+            log.exception("%s: the scheduled send failed", tl.month)
+            self._alert_once(
+                bulletin,
+                Action.send_failed,
+                now,
+                f"FAILED: the {tl.month} bulletin's scheduled send failed",
+                f"The scheduled send of the {tl.month} bulletin failed: {exc}\n\n"
+                "The scheduler will not try again by itself. Check the send with\n\n"
+                f"    newsletter report bulletin {tl.month}\n\nand resume it with\n\n"
+                f"    newsletter bulletin send {tl.month}\n",
+            )
+            return
+        with Session(self.engine) as session:
+            row = session.get(Bulletin, bulletin.id)
+            status = row.status if row is not None else None
+        if status != BulletinStatus.sent:
+            # Dispatch reports trouble in its summary (and a ``failed`` status), not by raising.
+            log.error("%s: the scheduled send stopped (%s): %s", tl.month, status, summary)
+            self._alert_once(
+                bulletin,
+                Action.send_failed,
+                now,
+                f"FAILED: the {tl.month} bulletin's scheduled send stopped",
+                f"The scheduled send of the {tl.month} bulletin stopped; it is {status}.\n"
+                f"{summary}\n\nResume it with\n\n    newsletter bulletin send {tl.month}\n",
+            )
+            return
+        log.info("%s: send finished: %s", tl.month, summary)
+
+    def _mark_missed(
+        self, bulletin: Bulletin, now: datetime, reason: str, report: TickReport
+    ) -> None:
+        assert bulletin.id is not None
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(Bulletin, bulletin.id)
+            if row is None or row.status not in OPEN:
+                return
+            # Once per bulletin: one a person reopened after it was missed is theirs to send.
+            if not claim(session, bulletin.id, Action.missed, at=now, detail=reason):
+                session.rollback()
+                return
+            try:
+                transition(session, row, BulletinStatus.missed)
+            except TransitionError:
+                session.rollback()
+                return
+            session.commit()
+        log.warning("%s: NOT SENT, marked missed: %s", bulletin.month, reason)
+        report.done.append(f"{bulletin.month}: missed ({reason})")
+        self._alert_once(
+            bulletin,
+            Action.missed_alert,
+            now,
+            f"NOT SENT: the {bulletin.month} bulletin was missed",
+            f"The {bulletin.month} bulletin ({bulletin.subject}) was not sent: {reason}.\n"
+            "It is now marked missed. The scheduler will not send it. To send it anyway:\n\n"
+            f"    newsletter bulletin send {bulletin.month}\n",
+        )
+
+    def _alert_once(
+        self, bulletin: Bulletin, action: Action, now: datetime, subject: str, text: str
+    ) -> bool:
+        """Claim ``action``, then email; give the claim back if the email failed."""
+        assert bulletin.id is not None
+        with Session(self.engine) as session:
+            if not claim(session, bulletin.id, action, at=now, detail=subject):
+                return False
+            session.commit()
+        try:
+            self.notifier.notify(subject, text)
+        except Exception:
+            log.exception(
+                "%s: could not email the approvers (%s); will retry", bulletin.month, action
+            )
+            with Session(self.engine) as session:
+                release(session, bulletin.id, action)
+                session.commit()
+            return False
+        return True
+
+    # --- messages --------------------------------------------------------------------------
+
+    def _local(self, moment: datetime) -> str:
+        return local_text(moment, self.settings.zone)
+
+    def _approval_message(
+        self, bulletin: Bulletin, tl: Timeline, *, reminder: bool = False
+    ) -> tuple[str, str]:
+        prefix = "Reminder: please approve" if reminder else "Please approve"
+        checks = (
+            "Its checks passed."
+            if bulletin.checks_passed
+            else "Its checks FAILED: fix the plan and rebuild it before it can be approved."
+        )
+        return (
+            f"{prefix} the {tl.month} bulletin: {bulletin.subject}",
+            f"The {tl.month} bulletin ({bulletin.theme}) is ready for approval.\n"
+            f"It goes out at {self._local(tl.slot)} if approved by then; if not, it is not "
+            f"sent.\n{checks}\n\nPreview and approve it:\n\n"
+            f"    newsletter bulletin preview {tl.month}\n"
+            f"    newsletter bulletin approve {tl.month}\n",
+        )
+
+    def _stale_message(self, bulletin: Bulletin, tl: Timeline, stale: str) -> tuple[str, str]:
+        return (
+            f"Out of date: the {tl.month} bulletin needs rebuilding and approving",
+            f"The approved {tl.month} bulletin will not be sent: {stale}.\n"
+            f"Rebuild and approve it before {self._local(tl.grace_until)}:\n\n"
+            f"    newsletter bulletin build {tl.month}\n"
+            f"    newsletter bulletin approve {tl.month}\n",
+        )
