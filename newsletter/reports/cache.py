@@ -102,7 +102,8 @@ def stale_bulletins(session: Session, bulletin_ids: Collection[int]) -> dict[int
 
 
 def refresh_report_cache(session: Session, bulletin_ids: Collection[int]) -> list[int]:
-    """Bring the cached rows of these bulletins up to date; returns the ids recomputed.
+    """Bring the cached rows of these (existing) bulletins up to date; returns the ids
+    recomputed.
 
     When anything was recomputed, the session is committed so that the next report can use
     it: call it (the report builders do) with a session that holds no other pending work.
