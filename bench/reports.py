@@ -1,4 +1,5 @@
-"""bench/reports: `report training` against a raw scan of the events table, at two sizes.
+"""bench/reports: `report training` (cold, warm, one bulletin changed) against a raw scan of
+the events table, at two sizes.
 
 Generated data on a SQLite file: 24 bulletins, 20,000 subscribers (480,000 deliveries), eight
 links a bulletin, and K events per delivery (opens, clicks, feedback, unsubscribes, bounces;
@@ -7,9 +8,14 @@ links a bulletin, and K events per delivery (opens, clicks, feedback, unsubscrib
 INSERT ... SELECT per size (a deterministic hash of delivery and k picks type, link and flags),
 with the event indexes dropped during the load and rebuilt after, as a bulk load would.
 
-Prints, per size: the raw ``SELECT count(*) FROM event`` time (the baseline), the training
-report over 24 months and over one month, and their ratios to the baseline; then how the
-report's time grew against the number of events (linear growth gives a ratio near 1).
+The report reads a per-bulletin cache of aggregated events (newsletter.reports.cache) that
+is recomputed only for bulletins whose events changed. The bulk load notes its change the way
+every writer of events must (a bump of bulletin_events_version). Prints, per size: the raw
+``SELECT count(*) FROM event`` time (the baseline), then the 24-month training report cold
+(every bulletin changed: everything recomputed), warm (nothing changed), with one bulletin
+changed (one click recorded through the writer), and the one-month report warm, each with its
+ratio to the baseline; then how the report's time grew against the number of events (linear
+growth gives a ratio near 1; the warm report does not grow with events at all).
 
     python -m bench reports            # default, a few minutes at most
     python -m bench.reports --full     # ~10M events
@@ -26,9 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
-from newsletter.db import make_engine, migrate
+from newsletter.db import make_engine, migrate, session_scope
+from newsletter.models import Delivery, Event, EventSource, EventType, utcnow
+from newsletter.reports.cache import note_events_changed
 from newsletter.reports.formats import training_text
 from newsletter.reports.training import build_training_report
 
@@ -150,9 +159,11 @@ def _add_events(db: sqlite3.Connection, k0: int, k1: int) -> float:
     return time.perf_counter() - started
 
 
-def _best(fn: Callable[[], object], runs: int) -> float:
+def _best(fn: Callable[[], object], runs: int, before: Callable[[], object] | None = None) -> float:
     times = []
     for _ in range(runs):
+        if before is not None:
+            before()
         started = time.perf_counter()
         fn()
         times.append(time.perf_counter() - started)
@@ -169,8 +180,36 @@ class Timing:
     events: int
     count_all: float
     read_all: float
-    full: float
+    cold: float
+    warm: float
+    one_changed: float
     one_month: float
+
+
+def _all_changed(engine: Engine) -> None:
+    """What a bulk load of every bulletin's events does besides inserting them."""
+    with session_scope(engine) as session:
+        note_events_changed(session, range(1, BULLETINS + 1))
+
+
+def _one_click(engine: Engine) -> None:
+    """Record one more click on June 2026's bulletin, as the tracking recorder does."""
+    with session_scope(engine) as session:
+        delivery = session.exec(select(Delivery).where(col(Delivery.bulletin_id) == 18)).first()
+        assert delivery is not None
+        session.add(
+            Event(
+                delivery_id=delivery.id,
+                bulletin_id=delivery.bulletin_id,
+                agency=delivery.agency,
+                link_id=(18 - 1) * LINKS + 1,
+                type=EventType.click,
+                occurred_at=utcnow(),
+                recorded_at=utcnow(),
+                source=EventSource.web,
+            )
+        )
+        note_events_changed(session, [delivery.bulletin_id])
 
 
 def _measure(url: str, runs: int) -> Timing:
@@ -191,17 +230,23 @@ def _measure(url: str, runs: int) -> Timing:
 
             return run
 
-        report(None)()  # warm the OS page cache as the raw scans were
-        full = _best(report(None), runs)
+        _all_changed(engine)
+        cold_text = report(None)()  # also warms the OS page cache as the raw scans were
+        if report(None)() != cold_text:
+            raise SystemExit("the warm report differs from the cold one")
+        _all_changed(engine)
+        cold = _best(report(None), runs, before=lambda: _all_changed(engine))
+        warm = _best(report(None), runs)
+        one_changed = _best(report(None), runs, before=lambda: _one_click(engine))
         one = _best(report("2026-06"), runs)
     finally:
         engine.dispose()
-    return Timing(events, count_all, read_all, full, one)
+    return Timing(events, count_all, read_all, cold, warm, one_changed, one)
 
 
 def _line(label: str, seconds: float, baseline: float | None = None) -> str:
-    ratio = f"{seconds / baseline:7.1f}x count(*)" if baseline else "  (baseline)"
-    return f"  {label:<40} {seconds * 1000:9.1f} ms {ratio}"
+    ratio = f"{seconds / baseline:7.2f}x count(*)" if baseline else "  (baseline)"
+    return f"  {label:<46} {seconds * 1000:9.1f} ms {ratio}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -233,16 +278,28 @@ def main(argv: list[str] | None = None) -> None:
             print(f"\n{t.events:,} events (K={k1}; load + index {load:.1f}s)")
             print(_line("raw count(*) over event", t.count_all))
             print(_line("raw sum(machine) over event (reads rows)", t.read_all, t.count_all))
-            print(_line("report training, 24 months (csv)", t.full, t.count_all))
-            print(_line("report training, one month (csv)", t.one_month, t.count_all))
-            print(f"  24-month report / sum(machine) scan: {t.full / t.read_all:.1f}x", flush=True)
+            print("  (cold and warm 24-month reports checked identical)")
+            print(_line("report training, 24 months, cold (csv)", t.cold, t.count_all))
+            print(_line("report training, 24 months, warm (csv)", t.warm, t.count_all))
+            print(
+                _line("report training, 24 months, one changed (csv)", t.one_changed, t.count_all)
+            )
+            print(_line("report training, one month, warm (csv)", t.one_month, t.count_all))
+            print(
+                f"  cold 24-month report / sum(machine) scan: {t.cold / t.read_all:.1f}x",
+                flush=True,
+            )
         db.close()
         small, big = results
-        growth = (big.full / small.full) / (big.events / small.events)
-        print(
-            f"\ngrowth: events x{big.events / small.events:.2f}, 24-month report time "
-            f"x{big.full / small.full:.2f} (time growth / event growth = {growth:.2f}; 1.0 = linear)"
-        )
+        events = big.events / small.events
+        print(f"\ngrowth: events x{events:.2f} (time growth / event growth; 1.0 = linear)")
+        for label, a, b in (
+            ("cold", small.cold, big.cold),
+            ("warm", small.warm, big.warm),
+            ("one changed", small.one_changed, big.one_changed),
+            ("raw count(*)", small.count_all, big.count_all),
+        ):
+            print(f"  {label:<14} time x{b / a:.2f} -> {(b / a) / events:.2f}")
 
 
 if __name__ == "__main__":

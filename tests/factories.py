@@ -23,6 +23,7 @@ from newsletter.models import (
     Variant,
     utcnow,
 )
+from newsletter.reports.cache import note_events_changed
 from newsletter.tokens import address_hash
 
 _seq = itertools.count(1)
@@ -147,5 +148,6 @@ def make_event(session: Session, delivery: Delivery, **overrides: Any) -> Event:
     values.update(overrides)
     event = Event(**values)
     session.add(event)
+    note_events_changed(session, [event.bulletin_id])  # as every writer of events does
     session.flush()
     return event

@@ -39,6 +39,7 @@ from newsletter.models import (
 )
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.plan.model import Plan, Theme
+from newsletter.reports.cache import note_events_changed
 from newsletter.schedule.slots import send_time
 from newsletter.tokens import delivery_token
 
@@ -161,11 +162,11 @@ def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
     link_ids = select(Link.id).where(col(Link.bulletin_id) == bulletin.id)
     # With no deliveries, these events can only be visits to the web archive of the version
     # being withdrawn; their links are about to disappear.
-    session.execute(
-        delete(Event).where(
-            (col(Event.bulletin_id) == bulletin.id) | col(Event.link_id).in_(link_ids)
-        )
-    )
+    withdrawn = (col(Event.bulletin_id) == bulletin.id) | col(Event.link_id).in_(link_ids)
+    touched = session.exec(select(col(Event.bulletin_id)).where(withdrawn).distinct()).all()
+    # Always this bulletin: its links (which the report cache groups by) change too.
+    note_events_changed(session, [bulletin.id, *touched])
+    session.execute(delete(Event).where(withdrawn))
     session.execute(delete(Variant).where(col(Variant.bulletin_id) == bulletin.id))
     session.execute(delete(Link).where(col(Link.bulletin_id) == bulletin.id))
     bulletin.approved_at = None

@@ -11,7 +11,16 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
-from newsletter.models.reports import CourseBooking, EventRollup, MachineReasonRollup, RollupLevel
+from newsletter.models.reports import (
+    BulletinEventsVersion,
+    CourseBooking,
+    EventRollup,
+    MachineReasonRollup,
+    ReportCache,
+    ReportCacheReason,
+    ReportCacheState,
+    RollupLevel,
+)
 from newsletter.models.schedule import ScheduleAction
 from newsletter.models.subscribers import (
     Agency,
@@ -28,6 +37,7 @@ __all__ = [
     "Agency",
     "Audience",
     "Bulletin",
+    "BulletinEventsVersion",
     "BulletinStatus",
     "CourseBooking",
     "Delivery",
@@ -39,6 +49,9 @@ __all__ = [
     "Link",
     "LinkKind",
     "MachineReasonRollup",
+    "ReportCache",
+    "ReportCacheReason",
+    "ReportCacheState",
     "RollupLevel",
     "ScheduleAction",
     "Subscriber",

@@ -63,6 +63,63 @@ class MachineReasonRollup(SQLModel, table=True):
     events: int = 0
 
 
+class BulletinEventsVersion(SQLModel, table=True):
+    """Bumped in the same transaction as every write to a bulletin's events (insert, delete,
+    a machine flag changed...) by ``reports.note_events_changed``; the report cache is valid for
+    one version. No row means version 0 (no event written through the writers yet)."""
+
+    __tablename__ = "bulletin_events_version"
+
+    bulletin_id: int = Field(foreign_key="bulletin.id", primary_key=True)
+    version: int = 0
+
+
+class ReportCacheState(SQLModel, table=True):
+    """Which events version of a bulletin the cached rows (report_cache, report_cache_reason)
+    were computed from. No row: nothing cached for that bulletin."""
+
+    __tablename__ = "report_cache_state"
+
+    bulletin_id: int = Field(foreign_key="bulletin.id", primary_key=True)
+    version: int = 0
+    computed_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportCache(SQLModel, table=True):
+    """A bulletin's events aggregated per group of ``level`` and type, raw and rolled-up events
+    together (same measures as EventRollup; see reports.cache). Item rows exist only for items on
+    several links of the bulletin; an item on one link has that link's row."""
+
+    __tablename__ = "report_cache"
+    __table_args__ = (Index("ix_report_cache_bulletin_level", "bulletin_id", "level", "type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int = Field(foreign_key="bulletin.id")
+    level: RollupLevel = Field(sa_type=String(10))
+    agency: str | None = Field(default=None, max_length=40)
+    type: str = Field(max_length=20)
+    link_id: int | None = None
+    item_key: str | None = Field(default=None, max_length=300)
+    events_all: int = 0
+    events_human: int = 0
+    deliveries_all: int = 0
+    deliveries_human: int = 0
+    anonymous_all: int = 0
+    anonymous_human: int = 0
+
+
+class ReportCacheReason(SQLModel, table=True):
+    """How a bulletin's machine events were identified (cached beside report_cache)."""
+
+    __tablename__ = "report_cache_reason"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bulletin_id: int = Field(foreign_key="bulletin.id", index=True)
+    rules_version: str | None = Field(default=None, max_length=20)
+    reason: str | None = Field(default=None, max_length=100)
+    events: int = 0
+
+
 class CourseBooking(SQLModel, table=True):
     """Bookings and attendance of one course by one agency in one month, as imported from a
     learning management system's export (report import-bookings)."""

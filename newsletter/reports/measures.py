@@ -1,11 +1,11 @@
-"""The SQL behind every report: aggregates over raw events plus rolled-up events.
+"""The measures every report shows, read from the report cache (``reports.cache``).
 
 Each measure comes as four numbers (:class:`Counts`): events and unique people, each with
 machine activity ("raw") and without it ("human"). A unique person is a distinct delivery;
 an event without a delivery (agency tracking mode, archive views) counts as one person, since
-nothing can tell two of them apart. Raw and rolled-up rows are combined with UNION ALL and
-summed in SQL: the roll-up stores its distinct counts so that the sum stays exact (see
-``reports.rollup``). Python only ever sees grouped results, never events.
+nothing can tell two of them apart. The cache holds each bulletin's events aggregated in SQL
+(raw and rolled-up events together, ``reports.aggregate``) and is recomputed for a bulletin
+whose events changed, so Python only ever sees grouped results, never events.
 """
 
 from __future__ import annotations
@@ -14,29 +14,28 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    case,
-    distinct,
-    false,
-    func,
-    null,
-    select,
-    true,
-    union_all,
-)
+from sqlalchemy import func, null, select
 from sqlmodel import Session, col
 
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
-    Event,
-    EventRollup,
     Link,
-    MachineReasonRollup,
+    ReportCache,
+    ReportCacheReason,
     RollupLevel,
 )
+from newsletter.reports.cache import CACHED_TYPES, refresh_report_cache
+
+__all__ = [
+    "ZERO",
+    "Counts",
+    "MachineRule",
+    "engagement",
+    "item_counts",
+    "machine_rules",
+    "sent_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -69,112 +68,55 @@ class MachineRule:
     events: int
 
 
-def item_key_expression() -> ColumnElement[str]:
-    """What identifies an item across links: its catalogue id, else its target URL."""
-    return func.coalesce(col(Link.catalogue_id), col(Link.url))
-
-
-def _human() -> ColumnElement[bool]:
-    return col(Event.machine).is_(false())
-
-
-def _raw_measures() -> list[Any]:
-    anonymous = col(Event.delivery_id).is_(None)
-    return [
-        func.count().label("events_all"),
-        func.sum(case((_human(), 1), else_=0)).label("events_human"),
-        func.count(distinct(col(Event.delivery_id))).label("deliveries_all"),
-        func.count(distinct(case((_human(), col(Event.delivery_id))))).label("deliveries_human"),
-        func.sum(case((anonymous, 1), else_=0)).label("anonymous_all"),
-        func.sum(case((and_(anonymous, _human()), 1), else_=0)).label("anonymous_human"),
-    ]
-
-
-def _rollup_measures() -> list[Any]:
-    return [
-        col(EventRollup.events_all).label("events_all"),
-        col(EventRollup.events_human).label("events_human"),
-        col(EventRollup.deliveries_all).label("deliveries_all"),
-        col(EventRollup.deliveries_human).label("deliveries_human"),
-        col(EventRollup.anonymous_all).label("anonymous_all"),
-        col(EventRollup.anonymous_human).label("anonymous_human"),
-    ]
-
-
 def engagement(
     session: Session,
     *,
     level: RollupLevel,
     bulletin_ids: Collection[int],
     types: Collection[str],
-    link_ids: Collection[int] | None = None,
     item_keys: Collection[str] | None = None,
 ) -> dict[tuple[Any, ...], Counts]:
     """Counts per group of ``level`` for the given bulletins and event types.
 
     Keys: ``bulletin`` -> (bulletin_id, agency, type); ``link`` -> (bulletin_id, agency, type,
-    link_id); ``item`` -> (bulletin_id, agency, type, item key). Groups without events are absent.
-    ``link_ids`` / ``item_keys`` narrow the raw / rolled-up rows (item level; see item_counts).
+    link_id); ``item`` -> (bulletin_id, agency, type, item key), for items on several links of a
+    bulletin only (see item_counts). Groups without events are absent. Read from the report
+    cache, refreshed first for bulletins whose events changed (see reports.cache).
     """
     if not bulletin_ids or not types:
         return {}
-    ids, kinds = sorted(bulletin_ids), sorted(types)
-    raw_keys: list[Any] = [
-        col(Event.bulletin_id).label("k_bulletin"),
-        col(Event.agency).label("k_agency"),
-        col(Event.type).label("k_type"),
-    ]
-    roll_keys: list[Any] = [
-        col(EventRollup.bulletin_id).label("k_bulletin"),
-        col(EventRollup.agency).label("k_agency"),
-        col(EventRollup.type).label("k_type"),
-    ]
-    if level is RollupLevel.link:
-        raw_keys.append(col(Event.link_id).label("k_extra"))
-        roll_keys.append(col(EventRollup.link_id).label("k_extra"))
-    elif level is RollupLevel.item:
-        raw_keys.append(item_key_expression().label("k_extra"))
-        roll_keys.append(col(EventRollup.item_key).label("k_extra"))
-    else:
-        raw_keys.append(null().label("k_extra"))
-        roll_keys.append(null().label("k_extra"))
-
-    raw: Any = select(*raw_keys, *_raw_measures()).where(
-        col(Event.bulletin_id).in_(ids), col(Event.type).in_(kinds)
-    )
-    if level is RollupLevel.item:
-        raw = raw.join(Link, col(Link.id) == col(Event.link_id))
-        if link_ids is not None:
-            raw = raw.where(col(Event.link_id).in_(sorted(link_ids)))
-    elif level is RollupLevel.link:
-        raw = raw.where(col(Event.link_id).is_not(None))
-    raw = raw.group_by(*(k.element for k in raw_keys[:3]), *_extra_group(level))
-    rolled: Any = select(*roll_keys, *_rollup_measures()).where(
-        col(EventRollup.level) == level.value,
-        col(EventRollup.bulletin_id).in_(ids),
-        col(EventRollup.type).in_(kinds),
+    uncached = sorted(set(types) - set(CACHED_TYPES[level]))
+    if uncached:
+        # Not a silent zero: the cache would need to keep these types (reports.cache).
+        raise ValueError(f"{level.value} counts of {', '.join(uncached)} are not cached")
+    refresh_report_cache(session, bulletin_ids)
+    extra: Any = {
+        RollupLevel.bulletin: null(),
+        RollupLevel.link: col(ReportCache.link_id),
+        RollupLevel.item: col(ReportCache.item_key),
+    }[level]
+    query = select(
+        col(ReportCache.bulletin_id),
+        col(ReportCache.agency),
+        col(ReportCache.type),
+        extra,
+        col(ReportCache.events_all),
+        col(ReportCache.events_human),
+        col(ReportCache.deliveries_all) + col(ReportCache.anonymous_all),
+        col(ReportCache.deliveries_human) + col(ReportCache.anonymous_human),
+    ).where(
+        col(ReportCache.bulletin_id).in_(sorted(bulletin_ids)),
+        col(ReportCache.level) == level.value,
+        col(ReportCache.type).in_(sorted(types)),
     )
     if item_keys is not None:
-        rolled = rolled.where(col(EventRollup.item_key).in_(sorted(item_keys)))
-    both = union_all(raw, rolled).subquery()
-    query = select(
-        both.c.k_bulletin,
-        both.c.k_agency,
-        both.c.k_type,
-        both.c.k_extra,
-        func.sum(both.c.events_all),
-        func.sum(both.c.events_human),
-        func.sum(both.c.deliveries_all) + func.sum(both.c.anonymous_all),
-        func.sum(both.c.deliveries_human) + func.sum(both.c.anonymous_human),
-    ).group_by(both.c.k_bulletin, both.c.k_agency, both.c.k_type, both.c.k_extra)
+        query = query.where(col(ReportCache.item_key).in_(sorted(item_keys)))
     out: dict[tuple[Any, ...], Counts] = {}
-    for bulletin_id, agency, kind, extra, ev_all, ev_human, u_all, u_human in session.execute(
-        query
-    ):
-        key: tuple[Any, ...] = (bulletin_id, agency, kind)
+    for bulletin_id, agency, kind, key, ev_all, ev_human, u_all, u_human in session.execute(query):
+        group: tuple[Any, ...] = (bulletin_id, agency, kind)
         if level is not RollupLevel.bulletin:
-            key = (*key, extra)
-        out[key] = Counts(int(ev_all), int(ev_human), int(u_all), int(u_human))
+            group = (*group, key)
+        out[group] = Counts(int(ev_all), int(ev_human), int(u_all), int(u_human))
     return out
 
 
@@ -188,9 +130,9 @@ def item_counts(
 ) -> dict[tuple[Any, ...], Counts]:
     """Counts per (bulletin_id, agency, type, item key) for the items of ``links``.
 
-    An item on one link of a bulletin (the usual case) has that link's counts, which come from
-    the index-ordered link-level scan (``per_link``, computed when not given). Only items on
-    several links of one bulletin need their own query: one person clicking both is one person.
+    An item on one link of a bulletin (the usual case) has that link's counts (``per_link``,
+    read when not given). Items on several links of one bulletin have their own cached rows:
+    one person clicking both links is one person.
     """
     if per_link is None:
         per_link = engagement(
@@ -216,19 +158,10 @@ def item_counts(
             level=RollupLevel.item,
             bulletin_ids={b for b, _k in multi},
             types=types,
-            link_ids=[i for ids in multi.values() for i in ids],
             item_keys={k for _b, k in multi},
         )
         out.update({k: c for k, c in shared.items() if (k[0], k[3]) in multi})
     return out
-
-
-def _extra_group(level: RollupLevel) -> Sequence[Any]:
-    if level is RollupLevel.link:
-        return [col(Event.link_id)]
-    if level is RollupLevel.item:
-        return [item_key_expression()]
-    return []
 
 
 def sent_counts(session: Session, *, bulletin_ids: Collection[int]) -> dict[tuple[int, str], int]:
@@ -251,29 +184,15 @@ def machine_rules(session: Session, *, bulletin_ids: Collection[int]) -> list[Ma
     """The rules versions and reasons behind the machine events of these bulletins."""
     if not bulletin_ids:
         return []
-    ids = sorted(bulletin_ids)
-    raw: Any = (
-        select(
-            col(Event.rules_version).label("version"),
-            col(Event.machine_reason).label("reason"),
-            func.count().label("events"),
-        )
-        # "machine = true", written as the partial index ix_event_machine_reason says it.
-        .where(col(Event.bulletin_id).in_(ids), col(Event.machine) == true())
-        .group_by(col(Event.rules_version), col(Event.machine_reason))
-    )
-    rolled: Any = select(
-        col(MachineReasonRollup.rules_version).label("version"),
-        col(MachineReasonRollup.reason).label("reason"),
-        col(MachineReasonRollup.events).label("events"),
-    ).where(col(MachineReasonRollup.bulletin_id).in_(ids))
-    both = union_all(raw, rolled).subquery()
+    refresh_report_cache(session, bulletin_ids)
+    version, reason = col(ReportCacheReason.rules_version), col(ReportCacheReason.reason)
     query = (
-        select(both.c.version, both.c.reason, func.sum(both.c.events))
-        .group_by(both.c.version, both.c.reason)
-        .order_by(both.c.version, both.c.reason)
+        select(version, reason, func.sum(col(ReportCacheReason.events)))
+        .where(col(ReportCacheReason.bulletin_id).in_(sorted(bulletin_ids)))
+        .group_by(version, reason)
+        .order_by(version, reason)
     )
     return [
-        MachineRule(version or "unversioned", reason or "unstated", int(n))
-        for version, reason, n in session.execute(query)
+        MachineRule(v or "unversioned", r or "unstated", int(n))
+        for v, r, n in session.execute(query)
     ]

@@ -34,7 +34,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from newsletter.models import Event, EventRollup, Link, MachineReasonRollup, RollupLevel, utcnow
-from newsletter.reports.measures import item_key_expression
+from newsletter.reports.aggregate import item_key_expression
+from newsletter.reports.cache import note_events_changed
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,15 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
     if last is None:
         return 0
     now = utcnow()
+    # The numbers stay the same, but the rows they come from change: recompute to be sure.
+    note_events_changed(
+        session,
+        session.execute(
+            select(col(Event.bulletin_id))
+            .where(col(Event.occurred_at) < before, col(Event.id) <= last)
+            .distinct()
+        ).scalars(),
+    )
     for level in RollupLevel:
         session.execute(
             insert(EventRollup).from_select(_COLUMNS, _rollup_select(level, before, last, now))

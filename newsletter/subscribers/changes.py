@@ -27,6 +27,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
+from newsletter.reports.cache import note_events_changed
 from newsletter.subscribers.addresses import AddressError, normalise_email
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def unsubscribe(
             user_agent=(user_agent or "")[:500] or None,
         )
     )
+    note_events_changed(session, [bulletin_id])
     session.flush()
     log.info("subscriber %s unsubscribed (%s)", subscriber.id, source.value)
     return True

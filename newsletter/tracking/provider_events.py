@@ -46,6 +46,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
+from newsletter.reports.cache import note_events_changed
 from newsletter.tokens import address_hash
 from newsletter.tracking.rules import RULES_VERSION, Reason, agent_reason, is_apple_proxy
 
@@ -161,6 +162,7 @@ class _Batch:
         self.suppressed = 0
         self._deliveries: dict[int, Delivery | None] = {}
         self._confirmed: set[int | None] = set()
+        self.bulletins: set[int] = set()  # of the events stored, for the report cache
 
     def prefetch(self, events: list[dict[str, Any]]) -> None:
         """Load the batch's deliveries in a few queries rather than one per event."""
@@ -229,6 +231,8 @@ class _Batch:
         if inserted is None:
             return  # a duplicate: its effects were applied when it first arrived
         self.stored += 1
+        if bulletin_id is not None:
+            self.bulletins.add(bulletin_id)
         if delivery is None:
             self.unmatched += 1
             if kind in {EventType.bounce, EventType.complaint}:
@@ -344,6 +348,7 @@ def store_events(
     batch.prefetch(events)
     for event in events:
         batch.store(event)
+    note_events_changed(session, batch.bulletins)
     return StoreResult(
         received=len(events),
         stored=batch.stored,

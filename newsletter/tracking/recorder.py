@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from newsletter.models import Event, EventSource, EventType, utcnow
+from newsletter.reports.cache import note_events_changed
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,8 @@ class Recorder:
                             for r in flags
                         ],
                     )
+                # In the same transaction: the reports recompute these bulletins (and only them).
+                note_events_changed(conn, [r.bulletin_id for r in records])
         except Exception:
             self._drop_connection()
             raise

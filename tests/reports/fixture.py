@@ -32,6 +32,7 @@ from newsletter.models import (
     EventType,
     LinkKind,
 )
+from newsletter.reports.cache import note_events_changed
 from tests.factories import (
     make_agency,
     make_bulletin,
@@ -144,6 +145,7 @@ def build_july(session: Session) -> July:
             occurred_at=LATE,
         )
     )
+    note_events_changed(session, [bulletin.id])
     ev(p[0], EventType.click, link=neglect, at=LATE)
     ev(p[0], EventType.feedback_yes, link=feedback)
     ev(p[1], EventType.unsubscribe)
