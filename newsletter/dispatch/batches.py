@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +67,7 @@ class _Pages:
         bulletin: Bulletin,
         variants: Sequence[Variant],
         size: int,
+        transport: Transport | None = None,
     ) -> None:
         assert bulletin.id is not None
         self.conn = conn
@@ -77,6 +78,9 @@ class _Pages:
         self.index = 0
         self.after = 0
         self.make_recipient = messages.RecipientFactory(settings, bulletin_id=bulletin.id)
+        # A transport that can build a request ahead does it here, while the previous batch is
+        # in flight, rather than on the critical path after the claim is committed.
+        self.prepare: Callable[[Batch], None] | None = getattr(transport, "prepare", None)
 
     def next(self) -> _Page | None:
         assert self.bulletin.id is not None
@@ -107,12 +111,15 @@ class _Pages:
                 for r in rows
                 if r.sendable
             ]
+            batch = messages.variant_batch(self.settings, self.bulletin, variant, recipients)
+            if self.prepare is not None and recipients:
+                self.prepare(batch)
             return _Page(
                 variant=variant,
                 first=rows[0].delivery_id,
                 last=rows[-1].delivery_id,
                 gone=[r.delivery_id for r in rows if not r.sendable],
-                batch=messages.variant_batch(self.settings, self.bulletin, variant, recipients),
+                batch=batch,
             )
         return None
 
@@ -237,7 +244,9 @@ def run_batches(
     """Send every pending row of ``bulletin``, or stop early (``summary.stopped`` says why)."""
     assert bulletin.id is not None
     size = max(1, min(settings.batch_size, transport.max_batch))
-    pages = _Pages(conn, settings, bulletin=bulletin, variants=variants, size=size)
+    pages = _Pages(
+        conn, settings, bulletin=bulletin, variants=variants, size=size, transport=transport
+    )
     with transaction(conn) as session:
         batch_no = ledger.last_batch_number(session, bulletin.id)
     failed_batches = 0

@@ -64,6 +64,12 @@ class RecipientFactory:
         self.individual = settings.tracking == "individual"
         self.sign = delivery_token_signer(settings.secret)
         self._agency_tokens: dict[str, str] = {}
+        # Shared by every recipient of the send: the unsubscribe header's fixed parts and the
+        # Message-ID's random part (one per run, so a resend still gets a new Message-ID; the
+        # delivery id keeps them unique within the run without a urandom call per recipient).
+        mailto = f"<mailto:{unsubscribe_mailbox(settings)}?subject=unsubscribe>, <"
+        self._unsubscribe_prefix = mailto + unsubscribe_url(settings, "")
+        self._message_id_suffix = f".{secrets.token_hex(8)}@{self.domain}>"
 
     def tracking_token(self, *, delivery_id: int, agency: str) -> str:
         """The token in the recipient's tracking links: per delivery, or per agency when
@@ -89,8 +95,11 @@ class RecipientFactory:
                 # The greeting reads "Hello colleague," rather than "Hello ," for no name.
                 NAME: name or "colleague",
             },
-            headers=unsubscribe_headers(self.settings, subscriber_token),
-            message_id=message_id(self.domain, delivery_id),
+            headers={
+                "List-Unsubscribe": f"{self._unsubscribe_prefix}{subscriber_token}>",
+                "List-Unsubscribe-Post": ONE_CLICK,
+            },
+            message_id=f"<nl.d{delivery_id}{self._message_id_suffix}",
         )
 
 

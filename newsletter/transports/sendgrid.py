@@ -127,6 +127,24 @@ def _reset_at(headers: Any) -> datetime | None:
         return None
 
 
+def _same_batch(a: Batch, b: Batch) -> bool:
+    """Same shared content and the very same recipient objects (a retry of part of a batch,
+    or a batch rebuilt without someone who left, is not the same)."""
+    if len(a.recipients) != len(b.recipients):
+        return False
+    shared = (
+        a.subject == b.subject
+        and a.html == b.html  # the same str object: an identity check, not 40 KB compared
+        and a.text == b.text
+        and a.from_address == b.from_address
+        and a.reply_to == b.reply_to
+        and a.bulletin_id == b.bulletin_id
+        and a.category == b.category
+        and a.headers == b.headers
+    )
+    return shared and all(x is y for x, y in zip(a.recipients, b.recipients, strict=True))
+
+
 class SendGridTransport:
     name = "sendgrid"
     max_batch = MAX_PERSONALIZATIONS
@@ -136,6 +154,7 @@ class SendGridTransport:
         # The client's default timeout is None (wait forever); never send without one.
         self.client.client.timeout = timeout
         self.timeout = timeout
+        self._prepared: list[tuple[Batch, dict[str, Any]]] = []
 
     def post(self, payload: dict[str, Any]) -> Any:
         """POST a prebuilt payload, mapping failures onto the transport exceptions."""
@@ -168,8 +187,23 @@ class SendGridTransport:
                 "been accepted"
             ) from exc
 
+    def prepare(self, batch: Batch) -> None:
+        """Build ``batch``'s request body ahead of :meth:`send` (the dispatcher calls this while
+        the previous batch is in flight). Nothing is sent; a later ``send`` of a batch with the
+        same content and the same recipient objects uses the prepared body instead of building
+        it again. Only the two most recent preparations are kept."""
+        prepared = (batch, build_payload(batch))
+        self._prepared = [*self._prepared[-1:], prepared]
+
+    def _payload(self, batch: Batch) -> dict[str, Any]:
+        for prepared in list(self._prepared):
+            if _same_batch(prepared[0], batch):
+                self._prepared = [p for p in self._prepared if p is not prepared]
+                return prepared[1]
+        return build_payload(batch)
+
     def send(self, batch: Batch) -> list[RecipientResult]:
-        response = self.post(build_payload(batch))
+        response = self.post(self._payload(batch))
         if response.status_code not in (200, 202):
             raise OutcomeUnknown(f"SendGrid answered {response.status_code}")
         message_id = response.headers.get("X-Message-Id")
