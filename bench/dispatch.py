@@ -262,10 +262,13 @@ def naive_rate(host: str) -> float:
 
 
 def floor_rate(host: str, n: int) -> float:
-    """Recipients per second posting pre-built 1000-recipient payloads, nothing else."""
+    """Recipients per second posting pre-built 1000-recipient payloads, nothing else.
+
+    Pre-built means serialised too: the exact bodies the transport would send, so the timed
+    loop is only the client and the HTTP round trip."""
     from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
     from newsletter.transports.base import Batch, Recipient
-    from newsletter.transports.sendgrid import SendGridTransport, build_payload
+    from newsletter.transports.sendgrid import SendGridTransport, build_body
 
     html = _placeholder_html()
     payloads = []
@@ -285,7 +288,7 @@ def floor_rate(host: str, n: int) -> float:
             for i in range(start, min(n, start + 1000))
         ]
         payloads.append(
-            build_payload(
+            build_body(
                 Batch(
                     subject="July bulletin",
                     html=html,
