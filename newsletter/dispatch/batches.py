@@ -11,6 +11,7 @@ before it is claimed, the claim re-checks each subscriber: whoever unsubscribed 
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -243,6 +244,44 @@ def _short_switch_interval(seconds: float = 0.0005) -> Iterator[None]:
         sys.setswitchinterval(previous)
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that outlive the send.
+
+    A batch allocates some ten thousand short-lived dicts and objects, and each collection of
+    the older generations walked everything the process had loaded (SQLAlchemy, the models,
+    the HTTP client): a tenth of a send's time. ``gc.freeze`` moves what exists now out of the
+    collector's sight until the send ends; new objects are collected as usual."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+SQLITE_CACHE_KIB = 16 * 1024
+
+
+@contextmanager
+def _larger_sqlite_cache(conn: Connection) -> Iterator[None]:
+    """SQLite: a 16 MiB page cache for the send's connection (the default is 2 MiB); every
+    batch rewrites 2000 entries of the delivery status index and reads a page of subscribers,
+    and with the default cache those pages were read back from the OS each time. Bounded, so
+    memory stays flat however large the audience; restored when the send ends."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    # On the driver connection: through SQLAlchemy the PRAGMA would begin a transaction.
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    previous = driver.execute("PRAGMA cache_size").fetchone()[0]
+    driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size={int(previous)}")
+
+
 def run_batches(
     conn: Connection,
     settings: Settings,
@@ -271,6 +310,8 @@ def run_batches(
     with (
         _ctrl_c_stops_after_this_batch(interrupted),
         _short_switch_interval(),
+        _fewer_collections(),
+        _larger_sqlite_cache(conn),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as worker,
     ):
         while True:
