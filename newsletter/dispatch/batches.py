@@ -102,17 +102,11 @@ class _Pages:
                 self.after = 0
                 continue
             self.after = rows[-1].delivery_id
-            recipients = [
-                self.make_recipient(
-                    delivery_id=r.delivery_id,
-                    agency=r.agency,
-                    email=r.email or "",
-                    name=r.name,
-                    subscriber_token=r.subscriber_token or "",
-                )
+            recipients = self.make_recipient.many(
+                (r.delivery_id, r.agency, r.email or "", r.name, r.subscriber_token or "")
                 for r in rows
                 if r.sendable
-            ]
+            )
             batch = messages.variant_batch(self.settings, self.bulletin, variant, recipients)
             if self.prepare is not None and recipients:
                 self.prepare(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import secrets
+from collections.abc import Iterable
 from email.utils import parseaddr
 
 from newsletter.config import Settings
@@ -20,6 +21,7 @@ from newsletter.transports.base import Batch, Recipient
 from newsletter.urls import unsubscribe_url
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+_POST = "List-Unsubscribe-Post"
 
 
 def sender_domain(settings: Settings) -> str:
@@ -101,6 +103,33 @@ class RecipientFactory:
             },
             message_id=f"<nl.d{delivery_id}{self._message_id_suffix}",
         )
+
+    def many(self, rows: Iterable[tuple[int, str, str, str, str]]) -> list[Recipient]:
+        """Recipients for ``(delivery id, agency, email, name, subscriber token)`` rows, the
+        same as calling the factory for each (a batch is 1000 of them: the shared lookups are
+        hoisted out of the loop)."""
+        sign = self.sign if self.individual else None
+        token_for = self.tracking_token
+        prefix = self._unsubscribe_prefix
+        suffix = self._message_id_suffix
+        out = []
+        for delivery_id, agency, email, name, subscriber_token in rows:
+            token = (
+                sign(delivery_id)
+                if sign is not None
+                else token_for(delivery_id=delivery_id, agency=agency)
+            )
+            out.append(
+                Recipient(
+                    delivery_id,
+                    email,
+                    name,
+                    {TOKEN: token, SUBSCRIBER: subscriber_token, NAME: name or "colleague"},
+                    {"List-Unsubscribe": f"{prefix}{subscriber_token}>", _POST: ONE_CLICK},
+                    f"<nl.d{delivery_id}{suffix}",
+                )
+            )
+        return out
 
 
 def variant_batch(

@@ -81,17 +81,19 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         content.append({"type": "text/html", "value": batch.html.replace(NAME, NAME_HTML)})
     bulletin_id = str(batch.bulletin_id) if batch.bulletin_id is not None else None
     escape = html.escape
-    personalizations = []
+    personalizations: list[dict[str, Any]] = []
+    append = personalizations.append
     for r in batch.recipients:
-        substitutions = dict(r.values)
+        values = r.values
+        substitutions = dict(values)
         if has_html:
             # As personalise.html_values escapes a value for an HTML body.
-            substitutions[NAME_HTML] = escape(r.values.get(NAME, ""), quote=True)
-        to = {"email": r.email}
-        safe_name = _safe_name(r.name)
-        if safe_name:
-            to["name"] = safe_name
-        p: dict[str, Any] = {"to": [to], "substitutions": substitutions}
+            substitutions[NAME_HTML] = escape(values.get(NAME, ""), quote=True)
+        name = _safe_name(r.name)
+        p: dict[str, Any] = {
+            "to": [{"email": r.email, "name": name} if name else {"email": r.email}],
+            "substitutions": substitutions,
+        }
         if r.headers:
             p["headers"] = dict(r.headers)
         args = {}
@@ -101,7 +103,7 @@ def build_payload(batch: Batch) -> dict[str, Any]:
             args["delivery_id"] = str(r.delivery_id)
         if args:
             p["custom_args"] = args
-        personalizations.append(p)
+        append(p)
     payload: dict[str, Any] = {
         "personalizations": personalizations,
         "from": _address(batch.from_address),
