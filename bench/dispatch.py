@@ -325,11 +325,18 @@ def main(argv: list[str] | None = None) -> None:
             main_run = run_send(args.n, host, tmp)
             e2e = args.n / main_run["elapsed"]
             print(f"  {e2e:,.0f} recipients/s ({main_run['elapsed']:.1f}s)")
+            # Measured twice, around the naive sample: on a shared machine one figure can be
+            # far off; the ratio uses the faster (the harder target), both are printed.
+            floor_a = floor_rate(host, args.n)
             naive = naive_rate(host)
+            floor_b = floor_rate(host, args.n)
+            floor = max(floor_a, floor_b)
             print(f"naive (render + 1 request per recipient, sample of {NAIVE_SAMPLE}):")
             print(f"  {naive:,.1f} recipients/s")
-            floor = floor_rate(host, args.n)
-            print(f"floor (pre-built payloads posted, nothing else): {floor:,.0f} recipients/s")
+            print(
+                "floor (pre-built payloads posted, nothing else): "
+                f"{floor_a:,.0f} and {floor_b:,.0f} recipients/s"
+            )
             print(f"memory: peak RSS of the sending process, {args.n:,} vs {big:,} recipients")
             big_run = run_send(big, host, tmp)
             print(f"  {main_run['peak_mb']:.0f} MB vs {big_run['peak_mb']:.0f} MB")

@@ -3,7 +3,8 @@
 At most one batch is ever ``sending``: it is claimed (marked and committed) before it leaves,
 and its outcome is recorded in the same transaction that claims the next one. What overlaps is
 only the harmless part: while a batch is with the transport (a worker thread, mostly waiting on
-the network), the next page is read and its recipients built. Because that page was read
+the network), the next page is read, its recipients built and, when the transport can
+``prepare`` one (SendGrid), its request body serialised. Because that page was read
 before it is claimed, the claim re-checks each subscriber: whoever unsubscribed meanwhile is
 ``skipped``, never sent. A crash therefore leaves at most one batch ``sending`` (it becomes
 ``unknown`` on the next start), and never a message sent without a claimed row.
