@@ -262,10 +262,13 @@ def naive_rate(host: str) -> float:
 
 
 def floor_rate(host: str, n: int) -> float:
-    """Recipients per second posting pre-built 1000-recipient payloads, nothing else."""
+    """Recipients per second posting pre-built 1000-recipient payloads, nothing else.
+
+    Pre-built means serialised too: the exact bodies the transport would send, so the timed
+    loop is only the client and the HTTP round trip."""
     from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
     from newsletter.transports.base import Batch, Recipient
-    from newsletter.transports.sendgrid import SendGridTransport, build_payload
+    from newsletter.transports.sendgrid import SendGridTransport, build_body
 
     html = _placeholder_html()
     payloads = []
@@ -285,7 +288,7 @@ def floor_rate(host: str, n: int) -> float:
             for i in range(start, min(n, start + 1000))
         ]
         payloads.append(
-            build_payload(
+            build_body(
                 Batch(
                     subject="July bulletin",
                     html=html,
@@ -322,11 +325,18 @@ def main(argv: list[str] | None = None) -> None:
             main_run = run_send(args.n, host, tmp)
             e2e = args.n / main_run["elapsed"]
             print(f"  {e2e:,.0f} recipients/s ({main_run['elapsed']:.1f}s)")
+            # Measured twice, around the naive sample: on a shared machine one figure can be
+            # far off; the ratio uses the faster (the harder target), both are printed.
+            floor_a = floor_rate(host, args.n)
             naive = naive_rate(host)
+            floor_b = floor_rate(host, args.n)
+            floor = max(floor_a, floor_b)
             print(f"naive (render + 1 request per recipient, sample of {NAIVE_SAMPLE}):")
             print(f"  {naive:,.1f} recipients/s")
-            floor = floor_rate(host, args.n)
-            print(f"floor (pre-built payloads posted, nothing else): {floor:,.0f} recipients/s")
+            print(
+                "floor (pre-built payloads posted, nothing else): "
+                f"{floor_a:,.0f} and {floor_b:,.0f} recipients/s"
+            )
             print(f"memory: peak RSS of the sending process, {args.n:,} vs {big:,} recipients")
             big_run = run_send(big, host, tmp)
             print(f"  {main_run['peak_mb']:.0f} MB vs {big_run['peak_mb']:.0f} MB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -323,3 +324,23 @@ def test_a_timed_out_batch_is_left_unknown_and_only_retry_unknown_resends_it(
     )
     assert retried.totals.sent == 4
     assert standin.recipients == 6  # the operator chose to resend: those two may get two
+
+
+def test_a_prepared_batch_is_sent_as_prepared_and_a_changed_one_is_built_afresh(
+    standin: SendGridStandIn,
+) -> None:
+    sender = transport(standin)
+    people = [recipient(1), recipient(2), recipient(3)]
+    whole = batch(*people)
+    sender.prepare(whole)
+    sender.prepare(batch(recipient(9)))  # the next page, read while the first is in flight
+    # deliver() hands over a copy of the batch; the same recipients still match the preparation.
+    sender.send(dataclasses.replace(whole, recipients=list(people)))
+    # Someone left after the page was read: the batch sent without them is built again.
+    sender.prepare(whole)
+    sender.send(dataclasses.replace(whole, recipients=[people[0], people[2]]))
+
+    first, second = (a.payload for a in standin.accepted)
+    assert first == build_payload(whole)
+    assert second is not None
+    assert [p["custom_args"]["delivery_id"] for p in second["personalizations"]] == ["1", "3"]

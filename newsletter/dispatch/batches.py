@@ -3,7 +3,8 @@
 At most one batch is ever ``sending``: it is claimed (marked and committed) before it leaves,
 and its outcome is recorded in the same transaction that claims the next one. What overlaps is
 only the harmless part: while a batch is with the transport (a worker thread, mostly waiting on
-the network), the next page is read and its recipients built. Because that page was read
+the network), the next page is read, its recipients built and, when the transport can
+``prepare`` one (SendGrid), its request body serialised. Because that page was read
 before it is claimed, the claim re-checks each subscriber: whoever unsubscribed meanwhile is
 ``skipped``, never sent. A crash therefore leaves at most one batch ``sending`` (it becomes
 ``unknown`` on the next start), and never a message sent without a claimed row.
@@ -11,11 +12,13 @@ before it is claimed, the claim re-checks each subscriber: whoever unsubscribed 
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
+import sys
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +70,7 @@ class _Pages:
         bulletin: Bulletin,
         variants: Sequence[Variant],
         size: int,
+        transport: Transport | None = None,
     ) -> None:
         assert bulletin.id is not None
         self.conn = conn
@@ -77,6 +81,9 @@ class _Pages:
         self.index = 0
         self.after = 0
         self.make_recipient = messages.RecipientFactory(settings, bulletin_id=bulletin.id)
+        # A transport that can build a request ahead does it here, while the previous batch is
+        # in flight, rather than on the critical path after the claim is committed.
+        self.prepare: Callable[[Batch], None] | None = getattr(transport, "prepare", None)
 
     def next(self) -> _Page | None:
         assert self.bulletin.id is not None
@@ -96,23 +103,20 @@ class _Pages:
                 self.after = 0
                 continue
             self.after = rows[-1].delivery_id
-            recipients = [
-                self.make_recipient(
-                    delivery_id=r.delivery_id,
-                    agency=r.agency,
-                    email=r.email or "",
-                    name=r.name,
-                    subscriber_token=r.subscriber_token or "",
-                )
+            recipients = self.make_recipient.many(
+                (r.delivery_id, r.agency, r.email or "", r.name, r.subscriber_token or "")
                 for r in rows
                 if r.sendable
-            ]
+            )
+            batch = messages.variant_batch(self.settings, self.bulletin, variant, recipients)
+            if self.prepare is not None and recipients:
+                self.prepare(batch)
             return _Page(
                 variant=variant,
                 first=rows[0].delivery_id,
                 last=rows[-1].delivery_id,
                 gone=[r.delivery_id for r in rows if not r.sendable],
-                batch=messages.variant_batch(self.settings, self.bulletin, variant, recipients),
+                batch=batch,
             )
         return None
 
@@ -221,6 +225,58 @@ def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[Non
         signal.signal(signal.SIGINT, previous)
 
 
+@contextmanager
+def _short_switch_interval(seconds: float = 0.0005) -> Iterator[None]:
+    """Hand the GIL over more often while a send runs. The sending thread needs the GIL for a
+    moment after every network wait (connect, write, each read); with the default 5 ms
+    interval it waits up to that long behind the thread reading and building the next page,
+    each time. The setting is process-wide, so it is restored afterwards."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that outlive the send.
+
+    A batch allocates some ten thousand short-lived dicts and objects, and each collection of
+    the older generations walked everything the process had loaded (SQLAlchemy, the models,
+    the HTTP client): a tenth of a send's time. ``gc.freeze`` moves what exists now out of the
+    collector's sight until the send ends; new objects are collected as usual."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+SQLITE_CACHE_KIB = 16 * 1024
+
+
+@contextmanager
+def _larger_sqlite_cache(conn: Connection) -> Iterator[None]:
+    """SQLite: a 16 MiB page cache for the send's connection (the default is 2 MiB); every
+    batch rewrites 2000 entries of the delivery status index and reads a page of subscribers,
+    and with the default cache those pages were read back from the OS each time. Bounded, so
+    memory stays flat however large the audience; restored when the send ends."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    # On the driver connection: through SQLAlchemy the PRAGMA would begin a transaction.
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    previous = driver.execute("PRAGMA cache_size").fetchone()[0]
+    driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size={int(previous)}")
+
+
 def run_batches(
     conn: Connection,
     settings: Settings,
@@ -237,7 +293,9 @@ def run_batches(
     """Send every pending row of ``bulletin``, or stop early (``summary.stopped`` says why)."""
     assert bulletin.id is not None
     size = max(1, min(settings.batch_size, transport.max_batch))
-    pages = _Pages(conn, settings, bulletin=bulletin, variants=variants, size=size)
+    pages = _Pages(
+        conn, settings, bulletin=bulletin, variants=variants, size=size, transport=transport
+    )
     with transaction(conn) as session:
         batch_no = ledger.last_batch_number(session, bulletin.id)
     failed_batches = 0
@@ -246,6 +304,9 @@ def run_batches(
     interrupted = threading.Event()
     with (
         _ctrl_c_stops_after_this_batch(interrupted),
+        _short_switch_interval(),
+        _fewer_collections(),
+        _larger_sqlite_cache(conn),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as worker,
     ):
         while True:

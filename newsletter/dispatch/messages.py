@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import secrets
+from collections.abc import Iterable
 from email.utils import parseaddr
 
 from newsletter.config import Settings
@@ -20,6 +21,7 @@ from newsletter.transports.base import Batch, Recipient
 from newsletter.urls import unsubscribe_url
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+_POST = "List-Unsubscribe-Post"
 
 
 def sender_domain(settings: Settings) -> str:
@@ -64,6 +66,12 @@ class RecipientFactory:
         self.individual = settings.tracking == "individual"
         self.sign = delivery_token_signer(settings.secret)
         self._agency_tokens: dict[str, str] = {}
+        # Shared by every recipient of the send: the unsubscribe header's fixed parts and the
+        # Message-ID's random part (one per run, so a resend still gets a new Message-ID; the
+        # delivery id keeps them unique within the run without a urandom call per recipient).
+        mailto = f"<mailto:{unsubscribe_mailbox(settings)}?subject=unsubscribe>, <"
+        self._unsubscribe_prefix = mailto + unsubscribe_url(settings, "")
+        self._message_id_suffix = f".{secrets.token_hex(8)}@{self.domain}>"
 
     def tracking_token(self, *, delivery_id: int, agency: str) -> str:
         """The token in the recipient's tracking links: per delivery, or per agency when
@@ -89,9 +97,39 @@ class RecipientFactory:
                 # The greeting reads "Hello colleague," rather than "Hello ," for no name.
                 NAME: name or "colleague",
             },
-            headers=unsubscribe_headers(self.settings, subscriber_token),
-            message_id=message_id(self.domain, delivery_id),
+            headers={
+                "List-Unsubscribe": f"{self._unsubscribe_prefix}{subscriber_token}>",
+                "List-Unsubscribe-Post": ONE_CLICK,
+            },
+            message_id=f"<nl.d{delivery_id}{self._message_id_suffix}",
         )
+
+    def many(self, rows: Iterable[tuple[int, str, str, str, str]]) -> list[Recipient]:
+        """Recipients for ``(delivery id, agency, email, name, subscriber token)`` rows, the
+        same as calling the factory for each (a batch is 1000 of them: the shared lookups are
+        hoisted out of the loop)."""
+        sign = self.sign if self.individual else None
+        token_for = self.tracking_token
+        prefix = self._unsubscribe_prefix
+        suffix = self._message_id_suffix
+        out = []
+        for delivery_id, agency, email, name, subscriber_token in rows:
+            token = (
+                sign(delivery_id)
+                if sign is not None
+                else token_for(delivery_id=delivery_id, agency=agency)
+            )
+            out.append(
+                Recipient(
+                    delivery_id,
+                    email,
+                    name,
+                    {TOKEN: token, SUBSCRIBER: subscriber_token, NAME: name or "colleague"},
+                    {"List-Unsubscribe": f"{prefix}{subscriber_token}>", _POST: ONE_CLICK},
+                    f"<nl.d{delivery_id}{suffix}",
+                )
+            )
+        return out
 
 
 def variant_batch(
