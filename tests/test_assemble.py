@@ -304,6 +304,20 @@ def test_approval_records_who_and_when(
     assert bulletin.approved_at.replace(tzinfo=UTC) == clock.now()
 
 
+def test_a_bulletin_the_scheduler_marked_missed_can_still_be_approved_to_send_by_hand(
+    session: Session, settings: Settings, clock: FakeClock, agencies: list[str]
+) -> None:
+    plan = make_plan()
+    built = build_bulletin(session, settings, plan, "2026-07", clock=clock)
+    transition(session, built.bulletin, BulletinStatus.missed)
+
+    bulletin = approve_bulletin(
+        session, settings, plan, "2026-07", by="lead@example.org", clock=clock
+    )
+
+    assert bulletin.status == BulletinStatus.approved
+
+
 def test_approval_is_refused_while_checks_fail(
     session: Session, tmp_path, database_url: str, clock: FakeClock, agencies: list[str]
 ) -> None:
@@ -346,7 +360,7 @@ def test_approval_is_refused_for_a_bulletin_that_is_not_a_draft_or_does_not_exis
     build_bulletin(session, settings, plan, "2026-07", clock=clock)
     approve_bulletin(session, settings, plan, "2026-07", by="x@example.org", clock=clock)
 
-    with pytest.raises(ApprovalRefused, match="only a draft can be approved"):
+    with pytest.raises(ApprovalRefused, match=r"only a draft \(or a missed one\) can be approved"):
         approve_bulletin(session, settings, plan, "2026-07", by="x@example.org", clock=clock)
 
 

@@ -115,7 +115,7 @@ def test_approve_approves_once_then_refuses_with_the_reason(env: str) -> None:
 
     again = runner.invoke(app, ["bulletin", "approve", "2026-07"])
     assert again.exit_code == 1
-    assert "only a draft can be approved" in again.output
+    assert "only a draft (or a missed one) can be approved" in again.output
 
 
 def test_build_refuses_a_month_the_plan_does_not_have(env: str) -> None:

@@ -268,14 +268,17 @@ def approve_bulletin(
 ) -> Bulletin:
     """Approve ``month``'s draft for sending, or raise :class:`ApprovalRefused` with reasons:
     no such bulletin, not a draft, checks failing, the plan changed since the build, or
-    ``by`` is not one of NEWSLETTER_APPROVERS (when that list is set)."""
+    ``by`` is not one of NEWSLETTER_APPROVERS (when that list is set).
+
+    A bulletin the scheduler marked ``missed`` may be approved too: a person deciding to send
+    it late (with ``bulletin send``); the scheduler never sends it by itself."""
     bulletin = _bulletin_for(session, month)
     if bulletin is None:
         raise ApprovalRefused([f"there is no bulletin for {month}; build it first"])
     reasons: list[str] = []
     status = BulletinStatus(bulletin.status)
-    if status != BulletinStatus.draft:
-        reasons.append(f"the bulletin is {status}; only a draft can be approved")
+    if status not in (BulletinStatus.draft, BulletinStatus.missed):
+        reasons.append(f"the bulletin is {status}; only a draft (or a missed one) can be approved")
     if not bulletin.checks_passed:
         failing = [c for c in bulletin.checks if not c.get("passed")]
         reasons += [

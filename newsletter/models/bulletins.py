@@ -57,7 +57,12 @@ TRANSITIONS: dict[BulletinStatus, frozenset[BulletinStatus]] = {
     BulletinStatus.sent: frozenset({BulletinStatus.sending}),  # --retry-unknown reopens a send
     BulletinStatus.failed: frozenset({BulletinStatus.sending, BulletinStatus.cancelled}),
     BulletinStatus.missed: frozenset(
-        {BulletinStatus.sending, BulletinStatus.draft, BulletinStatus.cancelled}
+        {
+            BulletinStatus.sending,
+            BulletinStatus.draft,
+            BulletinStatus.approved,  # a person approves it to send late, by hand
+            BulletinStatus.cancelled,
+        }
     ),
     BulletinStatus.cancelled: frozenset({BulletinStatus.draft}),
 }
