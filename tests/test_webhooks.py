@@ -28,6 +28,7 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
+from newsletter.subscribers import normalise_email
 from newsletter.tokens import address_hash
 from newsletter.tracking.provider_events import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from newsletter.web.app import create_app
@@ -387,7 +388,8 @@ def test_a_bounce_matching_no_delivery_still_suppresses_the_address(world: World
     assert world.subscriber_status() == SubscriberStatus.bounced
     world.post([world.event("bounce", "b2", email="Stranger@Example.ORG", delivery_id=None)])
     with Session(world.engine) as s:
-        assert s.get(Suppression, address_hash("Stranger@example.org")) is not None
+        # Keyed as an import keys it, so a later import of the address is refused.
+        assert s.get(Suppression, address_hash(normalise_email("Stranger@Example.ORG"))) is not None
 
 
 def test_agency_mode_keeps_no_delivery_on_provider_opens_and_clicks(

@@ -44,9 +44,10 @@ from newsletter.models import (
     EventType,
     Subscriber,
     SubscriberStatus,
-    Suppression,
 )
 from newsletter.reports.cache import note_events_changed
+from newsletter.subscribers.addresses import AddressError, normalise_email
+from newsletter.subscribers.changes import stop_sending, suppress
 from newsletter.tokens import address_hash
 from newsletter.tracking.rules import RULES_VERSION, Reason, agent_reason, is_apple_proxy
 
@@ -138,8 +139,11 @@ def _when(value: object, fallback: datetime) -> datetime:
 
 
 def _normalise(email: str) -> str:
-    local, _, domain = email.strip().rpartition("@")
-    return f"{local}@{domain.lower()}" if local else email.strip().lower()
+    """The address as the subscriber list keys it (so its hash matches an import's)."""
+    try:
+        return normalise_email(email)
+    except AddressError:
+        return email.strip().lower()
 
 
 def _str(value: object, limit: int) -> str | None:
@@ -303,23 +307,19 @@ class _Batch:
         *,
         reason: str,
     ) -> None:
+        """Never mail this address again: the suppression list, then the subscriber's status
+        (both through newsletter.subscribers, so webhook and CLI agree on what that means)."""
         subscriber = self.subscriber(event, delivery)
         digest = subscriber.address_hash if subscriber is not None else None
         email = _str(event.get("email"), 320)
         if digest is None and email:
             digest = address_hash(_normalise(email))
         if digest is not None:
-            self.session.execute(
-                dialect_insert(self.session, Suppression)
-                .values(address_hash=digest, reason=reason, created_at=self.now)
-                .on_conflict_do_nothing(index_elements=["address_hash"])
-            )
-        if subscriber is not None and subscriber.id is not None:
-            allowed = {SubscriberStatus.active}
-            if status == SubscriberStatus.complained:
-                allowed |= {SubscriberStatus.unsubscribed, SubscriberStatus.bounced}
-            if self.set_status(subscriber.id, status, allowed):
-                self.suppressed += 1
+            suppress(self.session, digest, reason=reason)
+        if subscriber is not None and stop_sending(
+            self.session, subscriber, status=status, now=self.now
+        ):
+            self.suppressed += 1
 
     def set_status(
         self, subscriber_id: int, status: SubscriberStatus, allowed: set[SubscriberStatus]
