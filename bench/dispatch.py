@@ -31,18 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import agency_slugs
+
 REPO = Path(__file__).resolve().parent.parent
-AGENCIES = [
-    "police",
-    "health",
-    "education",
-    "childrens-social-care",
-    "adult-social-care",
-    "probation",
-    "housing",
-    "voluntary",
-    "other",
-]
+AGENCIES = agency_slugs()
 KEY = "SG.bench-key"
 NAIVE_SAMPLE = 40
 

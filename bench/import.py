@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from bench import agency_slugs
 from newsletter.agencies import read_agencies, sync_agencies
 from newsletter.db import make_engine, migrate
 from newsletter.models import utcnow
@@ -31,17 +32,7 @@ from newsletter.subscribers import ImportReport, import_csv
 from newsletter.subscribers.importer import MAX_LISTED
 
 REPO = Path(__file__).resolve().parent.parent
-AGENCIES = [
-    "police",
-    "health",
-    "education",
-    "childrens-social-care",
-    "adult-social-care",
-    "probation",
-    "housing",
-    "voluntary",
-    "other",
-]
+AGENCIES = agency_slugs()
 AUDIENCES = ["children", "adults", "children;adults", ""]
 
 

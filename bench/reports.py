@@ -35,6 +35,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bench import agency_slugs
 from newsletter.db import make_engine, migrate, session_scope
 from newsletter.models import Delivery, Event, EventSource, EventType, utcnow
 from newsletter.reports.cache import note_events_changed
@@ -44,17 +45,7 @@ from newsletter.reports.training import build_training_report
 BULLETINS = 24
 SUBSCRIBERS = 20_000
 LINKS = 8
-AGENCIES = [
-    "police",
-    "health",
-    "education",
-    "childrens-social-care",
-    "adult-social-care",
-    "probation",
-    "housing",
-    "voluntary",
-    "other",
-]
+AGENCIES = agency_slugs()
 NOW = "2026-11-01 00:00:00.000000"
 
 
