@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from newsletter.models import Event, EventRollup, Link, MachineReasonRollup, RollupLevel, utcnow
-from newsletter.reports.aggregate import item_key_expression
+from newsletter.reports.aggregate import MEASURES, item_key_expression
 from newsletter.reports.cache import note_events_changed
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,7 @@ _COLUMNS = [
     "type",
     "link_id",
     "item_key",
-    "events_all",
-    "events_human",
-    "deliveries_all",
-    "deliveries_human",
-    "anonymous_all",
-    "anonymous_human",
+    *MEASURES,
     "rolled_up_at",
 ]
 
