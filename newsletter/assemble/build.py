@@ -39,8 +39,8 @@ from newsletter.models import (
 )
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.plan.model import Plan, Theme
+from newsletter.plan.slots import send_time
 from newsletter.reports.cache import note_events_changed
-from newsletter.schedule.slots import send_time
 from newsletter.tokens import delivery_token
 
 log = logging.getLogger(__name__)

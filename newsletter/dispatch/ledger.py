@@ -29,8 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col
 
-from newsletter.audience import audience_select
 from newsletter.db import dialect_insert
+from newsletter.dispatch.audience import audience_select
 from newsletter.models import (
     Bulletin,
     Delivery,

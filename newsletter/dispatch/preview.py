@@ -12,9 +12,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from newsletter.audience import audience_select
 from newsletter.config import Settings
 from newsletter.dispatch import messages
+from newsletter.dispatch.audience import audience_select
 from newsletter.dispatch.send import load_bulletin
 from newsletter.dispatch.summary import DispatchError
 from newsletter.models import Delivery, DeliveryStatus, Variant

@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ruamel.yaml.comments import CommentedMap
 
 from newsletter.models import Audience
+
+# A module import, not names: slots imports plan.model, which imports this package.
+from newsletter.plan import slots
 from newsletter.plan.links import is_vague_link_text, markdown_links, url_problem
 from newsletter.plan.model import (
     CatalogueItem,
@@ -35,9 +38,6 @@ from newsletter.plan.model import (
 from newsletter.plan.raw import MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
 from newsletter.plan.snapshot import CATALOGUE_DIR, PLAN_FILE, THEMES_DIR, Snapshot
 from newsletter.plan.yamlfile import Loc, field_path, locate, read_yaml, to_plain, validate
-
-# A module import, not names: slots imports plan.model, which imports this package.
-from newsletter.schedule import slots
 
 
 def _did_you_mean(value: str, choices: Iterable[str]) -> str:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from newsletter.plan import slots
 from newsletter.plan.model import Plan, SendSlot, Theme
-from newsletter.schedule import slots
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class SendInfo:
     """One month's send time (UTC) and what decided it."""
 
     month: str
-    at: datetime  # UTC, as schedule.slots.send_time gives it
+    at: datetime  # UTC, as plan.slots.send_time gives it
     date_overridden: bool  # the theme names its own date
     time_overridden: bool  # the theme names its own time
     moved_from: date | None  # the default slot's day, when a holiday or weekend moved it

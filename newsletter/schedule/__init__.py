@@ -1,6 +1,7 @@
 """Scheduling: the monthly mailout runs itself, with approval and no surprises.
 
-* :mod:`.slots`: when a month goes out (the plan's slot, a theme's override, bank holidays);
+When a month goes out is plan knowledge (:mod:`newsletter.plan.slots`); this package acts on it.
+
 * :mod:`.timeline`: a month's dated steps (draft, reminders, send, end of the grace window);
 * :mod:`.tick`: the lifecycle tick that does what is due, once (``schedule_action`` records it);
 * :mod:`.notify`: emails to NEWSLETTER_APPROVERS; :mod:`.retention`: old raw events rolled up;

@@ -13,7 +13,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from newsletter.plan.model import Plan, Theme
-from newsletter.schedule.slots import send_time
+from newsletter.plan.slots import send_time
 
 
 class Action(StrEnum):

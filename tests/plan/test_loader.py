@@ -11,8 +11,8 @@ import pytest
 from newsletter.config import Settings
 from newsletter.models import Audience
 from newsletter.plan import ItemKind, Plan, PlanInvalid, load_checked_plan, load_plan
+from newsletter.plan.slots import send_time
 from newsletter.plan.timetable import send_info
-from newsletter.schedule.slots import send_time
 from tests.conftest import REPO, make_settings
 from tests.plan_fixtures import AGENCIES, edit, write_plan
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from newsletter.plan.model import Plan, SendSlot, Theme
-from newsletter.schedule.slots import (
+from newsletter.plan.slots import (
     SlotError,
     next_slot_after,
     send_time,

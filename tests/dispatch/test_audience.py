@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from newsletter.audience import audience_select
+from newsletter.dispatch.audience import audience_select
 from newsletter.models import SubscriberStatus, Suppression
 from tests.factories import make_bulletin, make_subscriber
 

@@ -18,7 +18,7 @@ from newsletter.config import Settings
 from newsletter.models import Event, EventType
 from newsletter.tracking import EventRecord, Recorder, RecorderClosed, Tracker
 from newsletter.web.app import create_app
-from tests.test_tracking_web import BROWSER, sent_bulletin
+from tests.tracking.test_web import BROWSER, sent_bulletin
 
 
 def count_events(engine: Engine, **where: Any) -> int:
