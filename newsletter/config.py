@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TransportName = Literal["outbox", "smtp", "sendgrid"]
@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     templates_dir: Path = Path("templates")
     subscribers_dir: Path = Path("subscribers")
     transport: TransportName = "outbox"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The web app's port (`newsletter run`/`serve`, `make run PORT=...`); PUBLIC_BASE_URL
+    # defaults to http://127.0.0.1:PORT, so the links in messages follow the port.
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = ""
     secret_key: SecretStr | None = None
     from_address: str = "Safeguarding Partnership Learning <learning@example.org>"
     reply_to: str | None = None
@@ -59,6 +62,8 @@ class Settings(BaseSettings):
     send_grace_hours: float = Field(default=6.0, ge=0)
     schedule_tick_seconds: int = Field(default=60, ge=1)  # how often the lifecycle tick runs
     report_min_count: int = 5
+    # How long a proof copy's links and its "view in browser" preview of a draft keep working.
+    preview_days: int = Field(default=14, ge=1, le=365)
 
     # Dispatch (newsletter.dispatch): recipients per batch (capped by the transport's own limit),
     # failed or unknown batches before a send pauses, attempts per batch for retryable errors,
@@ -89,6 +94,8 @@ class Settings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        if not value:
+            return value  # filled in from PORT below
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -110,6 +117,12 @@ class Settings(BaseSettings):
             if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 16:
                 raise ValueError("must be a real secret of at least 16 characters")
         return value
+
+    @model_validator(mode="after")
+    def _base_url_follows_port(self) -> Settings:
+        if not self.public_base_url:
+            self.public_base_url = f"http://127.0.0.1:{self.port}"
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

@@ -5,12 +5,13 @@ A token names what it stands for and carries an HMAC-SHA256 over that, keyed by 
 * ``d<delivery id>.<mac>``: one delivery (tracking mode ``individual``);
 * ``a<bulletin id>-<agency>.<mac>``: one agency's variant (tracking mode ``agency``, the web
   archive): events are attributed to the agency, never to a person;
-* ``p<bulletin id>-<agency>.<mac>``: a ``--test-to`` (proof) copy of one variant: its links
-  work, and
-  nothing is recorded, so test copies never reach a report.
+* ``p<expires>-<bulletin id>-<agency>.<mac>``: a proof of one variant, sent by ``--test-to``
+  or shown by a preview link: its links work and nothing is recorded, so proofs never reach a
+  report. It works until ``<expires>`` (Unix seconds, signed with the rest): a draft is never
+  readable through an old proof for ever. See :func:`ProofRef.expired`.
 
-Tokens stay valid for as long as the key does (bulletins are read months later). A token that
-does not verify is simply unknown: callers answer 404 and record nothing.
+Delivery and agency tokens stay valid for as long as the key does (bulletins are read months
+later). A token that does not verify is simply unknown: callers answer 404 and record nothing.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 _MAC_BYTES = 12  # 96 bits: unguessable, and keeps links short
 _BODY = re.compile(
     r"^(?:d(?P<delivery>[0-9]{1,18})"
-    r"|(?P<scope>[ap])(?P<bulletin>[0-9]{1,18})-(?P<agency>[a-z0-9-]{1,40}))$"
+    r"|a(?P<bulletin>[0-9]{1,18})-(?P<agency>[a-z0-9-]{1,40})"
+    r"|p(?P<expires>[0-9]{1,12})-(?P<p_bulletin>[0-9]{1,18})-(?P<p_agency>[a-z0-9-]{1,40}))$"
 )
 
 
@@ -44,6 +47,14 @@ class AgencyRef:
 class ProofRef:
     bulletin_id: int
     agency: str
+    expires: int  # Unix seconds
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.expires, UTC)
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
 
 
 TokenRef = DeliveryRef | AgencyRef | ProofRef
@@ -64,13 +75,17 @@ def agency_token(key: bytes, bulletin_id: int, agency: str) -> str:
     return f"{body}.{_mac(key, body)}"
 
 
-def proof_token(key: bytes, bulletin_id: int, agency: str) -> str:
-    body = f"p{bulletin_id}-{agency}"
+def proof_token(key: bytes, bulletin_id: int, agency: str, *, expires_at: datetime) -> str:
+    """A proof of ``agency``'s variant that works until ``expires_at`` (aware datetime)."""
+    body = f"p{int(expires_at.timestamp())}-{bulletin_id}-{agency}"
     return f"{body}.{_mac(key, body)}"
 
 
 def parse_token(key: bytes, token: str) -> TokenRef | None:
-    """What ``token`` stands for, or None when it is malformed, forged or altered."""
+    """What ``token`` stands for, or None when it is malformed, forged or altered.
+
+    A :class:`ProofRef` is returned even when expired: the caller, who knows the time, checks
+    :meth:`ProofRef.expired` (and answers 404 as for any unknown token)."""
     if len(token) > 100:
         return None
     body, sep, mac = token.partition(".")
@@ -81,8 +96,8 @@ def parse_token(key: bytes, token: str) -> TokenRef | None:
         return None
     if match["delivery"] is not None:
         return DeliveryRef(int(match["delivery"]))
-    if match["scope"] == "p":
-        return ProofRef(int(match["bulletin"]), match["agency"])
+    if match["expires"] is not None:
+        return ProofRef(int(match["p_bulletin"]), match["p_agency"], int(match["expires"]))
     return AgencyRef(int(match["bulletin"]), match["agency"])
 
 

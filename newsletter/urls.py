@@ -6,10 +6,12 @@ rendered and CSS-inlined once per agency, and only the placeholders change per r
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from newsletter.config import Settings
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
+from newsletter.tokens import proof_token
 
 __all__ = ["NAME", "SUBSCRIBER", "TOKEN"]
 
@@ -56,3 +58,14 @@ def preferences_url(settings: Settings, subscriber_token: str = SUBSCRIBER) -> s
 
 def archive_url(settings: Settings, month: str, agency: str) -> str:
     return f"{settings.public_base_url}/archive/{month}/{agency}"
+
+
+def preview_url(settings: Settings, proof: str) -> str:
+    """The web page of a draft's variant, for whoever holds the (expiring) proof token."""
+    return f"{settings.public_base_url}/preview/{proof}"
+
+
+def new_proof_token(settings: Settings, *, bulletin_id: int, agency: str, now: datetime) -> str:
+    """A proof token for ``agency``'s variant, valid for NEWSLETTER_PREVIEW_DAYS from ``now``."""
+    expires_at = now + timedelta(days=settings.preview_days)
+    return proof_token(settings.secret, bulletin_id, agency, expires_at=expires_at)

@@ -17,6 +17,7 @@ from newsletter.config import Settings
 from newsletter.db import session_scope
 from newsletter.lifecycle import transition
 from newsletter.models import Bulletin, BulletinStatus
+from newsletter.plan.digest import month_digest
 from newsletter.plan.model import Plan, SendSlot, Theme
 from newsletter.schedule.deps import Deps, PlanUnavailable
 from newsletter.transports import Transport
@@ -92,7 +93,7 @@ class World:
             session.flush()
         else:
             transition(session, bulletin, BulletinStatus.draft)
-        bulletin.plan_hash = plan.digest
+        bulletin.plan_hash = month_digest(plan, month)
         bulletin.checks_passed = True
         bulletin.built_at = clock.now()
         session.flush()

@@ -38,9 +38,11 @@ from newsletter.models import (
     Variant,
 )
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+from newsletter.plan.digest import month_digest
 from newsletter.plan.model import Plan, Theme
 from newsletter.plan.slots import send_time
 from newsletter.reports.cache import note_events_changed
+from newsletter.sendability import out_of_date
 from newsletter.tokens import delivery_token
 
 log = logging.getLogger(__name__)
@@ -203,7 +205,7 @@ def build_bulletin(
     bulletin.preheader = theme.preheader
     bulletin.for_children = Audience.children in theme.audiences
     bulletin.for_adults = Audience.adults in theme.audiences
-    bulletin.plan_hash = plan.digest
+    bulletin.plan_hash = month_digest(plan, month)
     bulletin.send_at = send_time(plan, theme)
     bulletin.built_at = now
     bulletin.updated_at = now
@@ -287,8 +289,9 @@ def approve_bulletin(
             + f": {c['detail']}"
             for c in failing
         ] or ["the bulletin's checks have not passed"]
-    if bulletin.plan_hash != plan.digest:
-        reasons.append("the plan has changed since the build; rebuild it and check it again")
+    stale = out_of_date(bulletin, plan)
+    if stale:
+        reasons.append(f"{stale}; rebuild it and check it again")
     if settings.approvers and by.lower() not in {a.lower() for a in settings.approvers}:
         reasons.append(f"{by} is not one of the approvers (NEWSLETTER_APPROVERS)")
     if reasons:

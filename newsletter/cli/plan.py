@@ -9,14 +9,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
 from newsletter.config import Settings
 from newsletter.models import Bulletin, BulletinStatus
-from newsletter.plan import LoadResult, PlanError, load_plan
+from newsletter.plan import LoadResult, Plan, PlanError, load_plan
 from newsletter.plan.timetable import SendInfo, timetable
+from newsletter.sendability import start_refusal, status_label
 
 app = typer.Typer(help="The campaign plan in campaigns/: check and show it.", no_args_is_help=True)
 
@@ -95,6 +96,24 @@ def _parse_at(value: str | None, settings: Settings) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _slot_warning(
+    info: SendInfo, bulletin: Bulletin | None, plan: Plan, *, now: datetime, settings: Settings
+) -> str | None:
+    """A warning when a slot falls today (local time) and its bulletin will not go out."""
+    zone = settings.zone
+    if info.at.astimezone(zone).date() != now.astimezone(zone).date():
+        return None
+    when = f"{info.at.astimezone(zone):%H:%M}"
+    if bulletin is None:
+        return f"today's {when} slot ({info.month}) has no bulletin: nothing will be sent"
+    if BulletinStatus(bulletin.status) in _DONE:
+        return None
+    refusal = start_refusal(bulletin, plan)
+    if refusal is None:
+        return None
+    return f"today's {when} slot: {refusal}"
+
+
 @app.command()
 def show(
     at: str | None = typer.Option(
@@ -115,29 +134,41 @@ def show(
     engine = open_engine(settings)
     try:
         with Session(engine) as session:
-            rows = session.exec(select(col(Bulletin.month), col(Bulletin.status))).all()
+            bulletins = {b.month: b for b in session.exec(select(Bulletin)).all()}
     finally:
         engine.dispose()
-    statuses = {month: BulletinStatus(status) for month, status in rows}
 
     table = Table(title=f"Plan: {settings.plan_dir}  (times in {settings.timezone})")
     for name in ("month", "theme", "audience", "send time", "bulletin"):
         table.add_column(name)
     upcoming: SendInfo | None = None
+    warnings: list[str] = []
     for info in timetable(plan):
         theme = plan.themes[info.month]
-        status = statuses.get(info.month)
+        bulletin = bulletins.get(info.month)
+        status = BulletinStatus(bulletin.status) if bulletin is not None else None
+        if bulletin is not None:
+            label = status_label(bulletin, plan)
+        elif info.at <= now:
+            label = "never built: not sent"
+        else:
+            label = "not built"
         cells = (
             info.month,
             theme.title,
             ", ".join(audience.value for audience in theme.audiences),
             _when(info, settings),
-            status.value if status is not None else "not built",
+            label,
         )
         table.add_row(*(Text(cell) for cell in cells))  # Text: titles are not rich markup
         if upcoming is None and info.at > now and status not in _DONE:
             upcoming = info
+        warning = _slot_warning(info, bulletin, plan, now=now, settings=settings)
+        if warning:
+            warnings.append(warning)
     console.print(table)
+    for warning in warnings:
+        console.print(f"Warning: {warning}", markup=False, style="bold red")
     if upcoming is None:
         console.print(
             f"Next send: none planned after {now.astimezone(settings.zone):%d %b %Y}",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,6 +29,7 @@ from newsletter.dispatch import (
     DispatchError,
     DryRun,
     SendSummary,
+    TestCopy,
     dry_run,
     send_bulletin,
     send_test_copies,
@@ -136,6 +139,56 @@ def _refuse_early_send(engine: Engine, settings: Settings, month: str) -> None:
         )
 
 
+def _refuse_unsendable(engine: Engine, settings: Settings, month: str) -> None:
+    """The one sendability rule (newsletter.sendability): out of date, paused, not approved."""
+    from newsletter.plan import PlanInvalid, load_checked_plan
+    from newsletter.sendability import start_refusal
+
+    with Session(engine) as session:
+        bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
+    if bulletin is None:
+        return  # dispatch explains what is missing
+    try:
+        plan = load_checked_plan(settings)
+    except PlanInvalid:
+        plan = None
+    refusal = start_refusal(bulletin, plan)
+    if refusal is not None:
+        fail(refusal)
+
+
+def _confirm(question: str) -> None:
+    """Ask on a terminal; without one (a script, cron, CI) refuse rather than guess."""
+    if not sys.stdin.isatty():
+        fail("refusing to send without confirmation; pass --yes to send from a script", 2)
+    if not typer.confirm(question):
+        fail("not sent", 1)
+
+
+def _print_test_copies(copies: list[TestCopy], *, to: str, transport: str) -> None:
+    for copy in copies:
+        if copy.result.outcome is Outcome.sent:
+            console.print(
+                f"[green]sent[/] {copy.agency_name} proof to {to} via {transport}: "
+                f"{escape(copy.subject)}",
+                markup=True,
+                soft_wrap=True,
+            )
+        else:
+            console.print(
+                f"[red]{copy.result.outcome}[/] {copy.agency_name} proof to {to}: "
+                f"{copy.result.error or ''}",
+                soft_wrap=True,
+            )
+    if copies:
+        console.print(
+            'Each proof\'s "view in browser" link opens its preview (not the public '
+            f"archive), e.g. {copies[0].preview_url}",
+            soft_wrap=True,
+            markup=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def send(
@@ -150,7 +203,17 @@ def register(app: typer.Typer) -> None:
             False, "--dry-run", help="Show counts by agency and variant; send nothing."
         ),
         test_to: str | None = typer.Option(
-            None, "--test-to", help="Send one [TEST] copy of each variant to this address only."
+            None,
+            "--test-to",
+            metavar="ADDRESS",
+            help="Send one [TEST] proof copy of each variant to this address only.",
+        ),
+        agency: str | None = typer.Option(
+            None,
+            "--agency",
+            "-a",
+            metavar="AGENCY",
+            help="With --test-to: only this agency's variant (an agency slug).",
         ),
         retry_unknown: bool = typer.Option(
             False,
@@ -163,9 +226,13 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Send MONTH's approved bulletin to its audience (resumes an interrupted send)."""
+        if agency is not None and test_to is None:
+            fail("--agency chooses the variant of a proof copy; use it with --test-to ADDRESS", 2)
         settings = load_settings()
         engine = open_engine(settings)
         try:
+            if not (dry or test_to):
+                _refuse_unsendable(engine, settings, month)
             if not (dry or test_to or now):
                 _refuse_early_send(engine, settings, month)
             if dry:
@@ -181,20 +248,22 @@ def register(app: typer.Typer) -> None:
             try:
                 if test_to is not None:
                     with Session(engine) as session:
-                        results = send_test_copies(
-                            session, settings, month, to=test_to, transport=chosen
+                        copies = send_test_copies(
+                            session,
+                            settings,
+                            month,
+                            to=test_to,
+                            transport=chosen,
+                            now=SystemClock().now(),
+                            agency=agency,
                         )
-                    for agency, r in results:
-                        mark = "[green]sent" if r.outcome is Outcome.sent else f"[red]{r.outcome}"
-                        console.print(f"{agency}: {mark}[/] {r.error or ''}")
+                    _print_test_copies(copies, to=test_to, transport=chosen.name)
                     return
                 if not yes:
                     with Session(engine) as session:
                         preview = dry_run(session, settings, month)
                     count = preview.would_send + (preview.unknown if retry_unknown else 0)
-                    typer.confirm(
-                        f"Send {month} to {count:,} recipients via {chosen.name}?", abort=True
-                    )
+                    _confirm(f"Send {month} to {count:,} recipients via {chosen.name}?")
                 with RichProgress(f"sending {month}") as progress:
                     summary = send_bulletin(
                         engine,

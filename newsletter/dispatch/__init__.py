@@ -1,7 +1,7 @@
 """Dispatch: the send ledger, batching and retries. See :mod:`.send` for the order of things."""
 
 from newsletter.dispatch.deliver import RetryPolicy
-from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
+from newsletter.dispatch.preview import DryRun, DryRunRow, TestCopy, dry_run, send_test_copies
 from newsletter.dispatch.send import send_bulletin
 from newsletter.dispatch.summary import (
     AgencyCounts,
@@ -20,6 +20,7 @@ __all__ = [
     "RetryPolicy",
     "SendInProgress",
     "SendSummary",
+    "TestCopy",
     "dry_run",
     "send_bulletin",
     "send_test_copies",

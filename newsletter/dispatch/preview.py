@@ -6,20 +6,22 @@ so reports never count them, and their links carry no delivery token.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from newsletter import urls
 from newsletter.config import Settings
 from newsletter.dispatch import messages
 from newsletter.dispatch.audience import audience_select
 from newsletter.dispatch.send import load_bulletin
 from newsletter.dispatch.summary import DispatchError
-from newsletter.models import Delivery, DeliveryStatus, Variant
+from newsletter.models import Agency, Delivery, DeliveryStatus, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
-from newsletter.tokens import proof_token
 from newsletter.transports.base import Recipient, RecipientResult, Transport
 
 # What stands in for the per-recipient tokens in a test copy: links open our pages, which do
@@ -109,45 +111,84 @@ def dry_run(session: Session, settings: Settings, month: str) -> DryRun:
     return DryRun(month=month, status=str(bulletin.status), rows=rows)
 
 
-def send_test_copies(
-    session: Session, settings: Settings, month: str, *, to: str, transport: Transport
-) -> list[tuple[str, RecipientResult]]:
-    """One copy of each variant to ``to``, subject prefixed "[TEST] "; ``(agency, result)``.
+@dataclass(frozen=True, slots=True)
+class TestCopy:
+    """One proof copy: which agency's variant, what the transport said, its preview page."""
 
-    No delivery rows, no status change; transport errors propagate (the caller shows them).
+    __test__ = False  # not a pytest test class
+
+    agency: str
+    agency_name: str
+    subject: str
+    result: RecipientResult
+    preview_url: str
+
+
+def send_test_copies(
+    session: Session,
+    settings: Settings,
+    month: str,
+    *,
+    to: str,
+    transport: Transport,
+    now: datetime,
+    agency: str | None = None,
+) -> list[TestCopy]:
+    """One copy of each variant (or only ``agency``'s) to ``to``, subject "[TEST agency] ...".
+
+    Each copy's links carry a proof token valid for NEWSLETTER_PREVIEW_DAYS from ``now``; its
+    "view in browser" link opens the preview page of the same variant (the draft is not in the
+    public archive). No delivery rows, no status change; transport errors propagate (the caller
+    shows them).
     """
     try:
         address = validate_email(to, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise DispatchError(f"{to!r} is not an email address: {exc}") from exc
     bulletin = load_bulletin(session, month)
-    variants = list(
-        session.scalars(
-            select(Variant)
-            .where(col(Variant.bulletin_id) == bulletin.id)
-            .order_by(col(Variant.agency))
-        )
+    assert bulletin.id is not None
+    query = (
+        select(Variant, col(Agency.name))
+        .join(Agency, col(Agency.slug) == col(Variant.agency))
+        .where(col(Variant.bulletin_id) == bulletin.id)
+        .order_by(col(Agency.position), col(Agency.slug))
     )
-    if not variants:
+    rows = [(variant, name) for variant, name in session.execute(query)]
+    if not rows:
         raise DispatchError(f"bulletin {month} has no variants; build it first")
+    if agency is not None:
+        known = [variant.agency for variant, _name in rows]
+        rows = [(variant, name) for variant, name in rows if variant.agency == agency]
+        if not rows:
+            raise DispatchError(
+                f"bulletin {month} has no variant for agency {agency!r}; "
+                f"the variants are: {', '.join(known)}"
+            )
     domain = messages.sender_domain(settings)
     out = []
-    for variant in variants:
+    for variant, name in rows:
+        proof = urls.new_proof_token(
+            settings, bulletin_id=bulletin.id, agency=variant.agency, now=now
+        )
+        preview = urls.preview_url(settings, proof)
+        archive = urls.archive_url(settings, month, variant.agency)
+        copy = Variant(
+            bulletin_id=variant.bulletin_id,
+            agency=variant.agency,
+            subject=variant.subject,
+            html=variant.html.replace(html.escape(archive), html.escape(preview)),
+            text=variant.text.replace(archive, preview),
+        )
         recipient = Recipient(
             delivery_id=None,
             email=address,
             name=TEST_NAME,
-            values={
-                TOKEN: proof_token(settings.secret, variant.bulletin_id, variant.agency),
-                SUBSCRIBER: TEST_TOKEN,
-                NAME: TEST_NAME,
-            },
+            values={TOKEN: proof, SUBSCRIBER: TEST_TOKEN, NAME: TEST_NAME},
             headers=messages.unsubscribe_headers(settings, TEST_TOKEN),
             message_id=messages.message_id(domain, None),
         )
-        batch = messages.variant_batch(
-            settings, bulletin, variant, [recipient], subject_prefix="[TEST] "
-        )
+        prefix = f"[TEST {name}] "
+        batch = messages.variant_batch(settings, bulletin, copy, [recipient], subject_prefix=prefix)
         (result,) = transport.send(batch)
-        out.append((variant.agency, result))
+        out.append(TestCopy(variant.agency, name, batch.subject, result, preview))
     return out

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from newsletter.models import Bulletin, BulletinStatus
+from newsletter.plan.model import Plan
 from newsletter.schedule.tick import OPEN, Lifecycle
 from newsletter.schedule.timeline import Timeline
+from newsletter.sendability import is_out_of_date, status_label
 
-# Months whose slot is further back than this are history, unless still open.
+# Months never built whose slot is further back than this are left out; every bulletin that was
+# built (sent ones above all) stays in the list.
 HISTORY = timedelta(days=92)
 
 
@@ -27,18 +30,17 @@ def outlook(lifecycle: Lifecycle, now: datetime) -> tuple[list[MonthOutlook], st
     """Each current month's send time, status and next action; and the plan's problem, if any."""
     plan, problem = lifecycle.load_plan()
     bulletins = lifecycle.bulletins()
-    digest = plan.digest if plan is not None else None
     rows = []
     for month, tl in sorted(lifecycle.timelines(plan, bulletins.values()).items()):
         bulletin = bulletins.get(month)
-        if tl.slot < now - HISTORY and (bulletin is None or bulletin.status not in OPEN):
-            continue
-        action, at = _next_action(tl, bulletin, digest, now)
+        if bulletin is None and tl.slot < now - HISTORY:
+            continue  # long past and never built: nothing to show
+        action, at = _next_action(tl, bulletin, plan, now)
         rows.append(
             MonthOutlook(
                 month=month,
                 slot=tl.slot,
-                status=str(bulletin.status) if bulletin is not None else "not built",
+                status=status_label(bulletin, plan) if bulletin is not None else "not built",
                 paused=bool(bulletin and bulletin.schedule_paused),
                 next_action=action,
                 next_at=at,
@@ -48,7 +50,7 @@ def outlook(lifecycle: Lifecycle, now: datetime) -> tuple[list[MonthOutlook], st
 
 
 def _next_action(
-    tl: Timeline, bulletin: Bulletin | None, digest: str | None, now: datetime
+    tl: Timeline, bulletin: Bulletin | None, plan: Plan | None, now: datetime
 ) -> tuple[str, datetime | None]:
     if bulletin is None:
         if now < tl.draft_at:
@@ -70,6 +72,6 @@ def _next_action(
         return "mark missed at the slot unless approved", tl.slot
     if bulletin.schedule_paused:
         return "none while paused: resume to send", None
-    if digest is None or bulletin.plan_hash != digest:
+    if is_out_of_date(bulletin, plan):
         return "none: out of date, rebuild and approve", None
     return "send", max(tl.slot, now)

@@ -36,6 +36,7 @@ from newsletter.schedule.actions import claim, done_actions, release
 from newsletter.schedule.deps import Deps, PlanUnavailable
 from newsletter.schedule.notify import Notifier
 from newsletter.schedule.timeline import Action, Step, Timeline, local_text, timeline_for
+from newsletter.sendability import out_of_date, start_refusal
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class Lifecycle:
         if now >= tl.grace_until:
             self._mark_missed(bulletin, now, self._missed_reason(bulletin, stale), report)
         elif now >= tl.slot:
-            self._at_slot(bulletin, tl, stale, now, report)
+            self._at_slot(bulletin, tl, plan=plan, stale=stale, now=now, report=report)
         elif bulletin.status == BulletinStatus.draft:
             self._ask_for_approval(bulletin, tl, now, report)
         elif stale:
@@ -233,13 +234,7 @@ class Lifecycle:
         bulletin.send_at = slot
 
     def _stale_reason(self, bulletin: Bulletin, plan: Plan | None) -> str | None:
-        if plan is None:
-            return "the plan cannot be read, so the bulletin cannot be checked against it"
-        if bulletin.month not in plan.themes:
-            return "the plan no longer has a theme for this month"
-        if bulletin.plan_hash != plan.digest:
-            return "the plan has changed since this bulletin was built"
-        return None
+        return out_of_date(bulletin, plan)
 
     def _missed_reason(self, bulletin: Bulletin, stale: str | None) -> str:
         hours = f"{self.settings.send_grace_hours:g}"
@@ -291,7 +286,14 @@ class Lifecycle:
         log.info("%s: approved; scheduled for %s", tl.month, self._local(tl.slot))
 
     def _at_slot(
-        self, bulletin: Bulletin, tl: Timeline, stale: str | None, now: datetime, report: TickReport
+        self,
+        bulletin: Bulletin,
+        tl: Timeline,
+        *,
+        plan: Plan | None,
+        stale: str | None,
+        now: datetime,
+        report: TickReport,
     ) -> None:
         if bulletin.status == BulletinStatus.draft:
             self._mark_missed(bulletin, now, self._missed_reason(bulletin, stale), report)
@@ -311,6 +313,10 @@ class Lifecycle:
             return
         if stale:
             self._alert_once(bulletin, Action.stale, now, *self._stale_message(bulletin, tl, stale))
+            return
+        refusal = start_refusal(bulletin, plan)
+        if refusal is not None:  # the same rule as `bulletin send`; the cases above explain it
+            log.error("%s: NOT SENT: %s", tl.month, refusal)
             return
         self._send(bulletin, tl, now, report)
 

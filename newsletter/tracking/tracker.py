@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine
 
+from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.models import EventType, LinkKind
 from newsletter.tokens import AgencyRef, DeliveryRef, ProofRef, TokenRef, parse_token
@@ -108,8 +109,10 @@ class Tracker:
         recorder: Recorder | None = None,
         registry: Registry | None = None,
         rules: MachineRules | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self.mode = settings.tracking
         self.registry = registry or Registry(engine)
         self.recorder = recorder or Recorder(engine)
@@ -145,6 +148,8 @@ class Tracker:
             if delivery is None:
                 return MISS if cached else None
             return Reader(delivery.bulletin_id, delivery.agency, delivery)
+        if isinstance(ref, ProofRef) and ref.expired(self.clock.now()):
+            return None  # an old proof: its links stop working, like any unknown token
         if isinstance(ref, AgencyRef | ProofRef):
             month = (
                 self.registry.cached_month(ref.bulletin_id)

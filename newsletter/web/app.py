@@ -9,7 +9,7 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import admin, archive, health, tracking, webhooks
+from newsletter.web import admin, archive, health, preview, tracking, webhooks
 from newsletter.web.subscriptions import router as subscriptions_router
 
 
@@ -31,6 +31,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
     app.include_router(archive.router)
+    app.include_router(preview.router)
     admin.install(app, settings)
     app.include_router(subscriptions_router)
     tracking.install(app)

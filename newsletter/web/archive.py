@@ -1,4 +1,9 @@
-"""The web archive: every built bulletin, each agency's variant as its readers got it.
+"""The web archive: every bulletin that was sent, each agency's variant as its readers got it.
+
+Only a bulletin at least one message of which was actually sent is published (see
+:func:`published`); a draft, an approved bulletin waiting for its slot, or one that never went
+out is a 404 here, and is seen only through a signed, expiring preview link
+(:mod:`newsletter.web.preview`) or by staff.
 
 A web copy is shared by everyone who opens it, so it carries no personal data: links are
 tracked with the agency's token (clicks count for the agency, never a person), the open pixel
@@ -14,11 +19,12 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import ColumnElement, exists
 from sqlmodel import col, select
 
 from newsletter import urls
 from newsletter.config import Settings
-from newsletter.models import Agency, Bulletin, Variant
+from newsletter.models import Agency, Bulletin, Delivery, DeliveryStatus, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.tokens import agency_token
 from newsletter.web.deps import SessionDep, SettingsDep
@@ -40,8 +46,25 @@ class ArchiveEntry:
     agencies: list[tuple[str, str]]  # (slug, name) in agency order
 
 
+def published() -> ColumnElement[bool]:
+    """Bulletins that reached people: at least one delivery sent (test copies have none)."""
+    return exists(
+        select(Delivery.id).where(
+            col(Delivery.bulletin_id) == col(Bulletin.id),
+            col(Delivery.status) == DeliveryStatus.sent,
+        )
+    )
+
+
 def archive_html(settings: Settings, *, bulletin_id: int, variant: Variant) -> str:
     """``variant``'s HTML made safe to publish (see the module docstring)."""
+    return web_copy_html(
+        settings, variant=variant, token=agency_token(settings.secret, bulletin_id, variant.agency)
+    )
+
+
+def web_copy_html(settings: Settings, *, variant: Variant, token: str) -> str:
+    """``variant``'s HTML without personal data, its links carrying ``token``."""
     body = re.sub(
         r"<img\b[^>]*\bsrc=\"" + re.escape(urls.open_url(settings)) + r"\"[^>]*>", "", variant.html
     )
@@ -49,7 +72,7 @@ def archive_html(settings: Settings, *, bulletin_id: int, variant: Variant) -> s
     body = body.replace(urls.unsubscribe_url(settings), help_url)
     body = body.replace(urls.preferences_url(settings), help_url)
     values = {
-        TOKEN: agency_token(settings.secret, bulletin_id, variant.agency),
+        TOKEN: token,
         SUBSCRIBER: "",  # none left after the replacements above
         NAME: ARCHIVE_NAME,
     }
@@ -62,11 +85,12 @@ def _not_found(request: Request, what: str) -> HTMLResponse:
 
 @router.get("/archive", response_class=HTMLResponse)
 def archive_index(request: Request, session: SessionDep) -> HTMLResponse:
-    """Every built bulletin, newest first, with a link to each agency's variant."""
+    """Every sent bulletin, newest first, with a link to each agency's variant."""
     rows = session.exec(
         select(Bulletin, Variant.agency, Agency.name)
         .join(Variant, col(Variant.bulletin_id) == col(Bulletin.id))
         .join(Agency, col(Agency.slug) == col(Variant.agency))
+        .where(published())
         .order_by(col(Bulletin.month).desc(), col(Agency.position), col(Agency.slug))
     ).all()
     entries: dict[str, ArchiveEntry] = {}
@@ -88,13 +112,13 @@ def subscription_help(request: Request, settings: SettingsDep) -> HTMLResponse:
 def archive_variant(
     request: Request, month: str, agency: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    """One agency's variant of one month's bulletin, without personal data."""
+    """One agency's variant of one month's sent bulletin, without personal data."""
     if not _MONTH.match(month):
         return _not_found(request, f"{month}/{agency}")
     row = session.exec(
         select(Bulletin, Variant)
         .join(Variant, col(Variant.bulletin_id) == col(Bulletin.id))
-        .where(col(Bulletin.month) == month, col(Variant.agency) == agency)
+        .where(col(Bulletin.month) == month, col(Variant.agency) == agency, published())
     ).first()
     if row is None:
         return _not_found(request, f"{month}/{agency}")

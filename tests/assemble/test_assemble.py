@@ -19,11 +19,12 @@ from newsletter.config import Settings
 from newsletter.lifecycle import transition
 from newsletter.models import Bulletin, BulletinStatus, Event, EventType, Link, LinkKind, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+from newsletter.plan.digest import month_digest
 from newsletter.plan.model import ItemUse, Section
 from newsletter.tokens import delivery_token
 from tests.conftest import REPO, make_settings
 from tests.factories import make_delivery, make_subscriber
-from tests.plan_factories import make_item, make_plan, make_theme, with_digest
+from tests.plan_factories import make_item, make_plan, make_theme
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_a_build_makes_a_draft_with_one_variant_per_agency_in_agency_order(
     bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == "2026-07")).one()
     assert bulletin.status == BulletinStatus.draft
     assert bulletin.theme == "Non-Accidental Injuries"
-    assert bulletin.plan_hash == "a" * 64
+    assert bulletin.plan_hash == month_digest(make_plan(), "2026-07")
     assert bulletin.for_children
     assert not bulletin.for_adults
     # 1st Tuesday of July 2026 at 09:00 London = 08:00 UTC.
@@ -230,12 +231,14 @@ def test_a_rebuild_of_an_approved_bulletin_returns_it_to_draft_with_fresh_links(
     session.add(Event(bulletin_id=bulletin.id, agency="health", type=EventType.click))
     session.commit()
 
-    result = build_bulletin(session, settings, with_digest(plan, "b" * 64), "2026-07", clock=clock)
+    edited = make_plan(make_theme(subject="July learning, revised"))
+    result = build_bulletin(session, settings, edited, "2026-07", clock=clock)
     session.commit()
 
     assert result.bulletin.status == BulletinStatus.draft
     assert result.bulletin.approved_by is None
-    assert result.bulletin.plan_hash == "b" * 64
+    assert result.bulletin.plan_hash == month_digest(edited, "2026-07")
+    assert result.bulletin.plan_hash != month_digest(plan, "2026-07")
     assert len(session.exec(select(Variant)).all()) == len(agencies)
     assert len(session.exec(select(Link)).all()) == len(result.links)
     assert session.exec(select(Event)).all() == []
@@ -341,14 +344,29 @@ def test_approval_is_refused_when_the_plan_changed_since_the_build(
         approve_bulletin(
             session,
             settings,
-            make_plan(digest="c" * 64),
+            make_plan(make_theme(intro="A new introduction.")),
             "2026-07",
             by="x@example.org",
             clock=clock,
         )
     assert refused.value.reasons == [
-        "the plan has changed since the build; rebuild it and check it again"
+        "the 2026-07 theme, a catalogue item it uses or its send time has changed in the plan "
+        "since it was built; rebuild it and check it again"
     ]
+
+
+def test_an_edit_to_another_month_leaves_a_bulletin_approvable(
+    session: Session, settings: Settings, clock: FakeClock, agencies: list[str]
+) -> None:
+    build_bulletin(session, settings, make_plan(make_theme()), "2026-07", clock=clock)
+
+    # August is added, and a catalogue item July does not use changes: July is still current.
+    august = make_theme("2026-08", subject="August learning", sections=())
+    plan = make_plan(make_theme(), august, digest="b" * 64)
+    plan = replace(plan, catalogue={**plan.catalogue, "unused": make_item("unused")})
+    bulletin = approve_bulletin(session, settings, plan, "2026-07", by="x@example.org", clock=clock)
+
+    assert bulletin.status == BulletinStatus.approved
 
 
 def test_approval_is_refused_for_a_bulletin_that_is_not_a_draft_or_does_not_exist(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from newsletter.cli import app
-from newsletter.config import Settings
-from newsletter.models import BulletinStatus
+from newsletter.config import Settings, get_settings
+from newsletter.models import BulletinStatus, utcnow
 from tests.conftest import REPO
 from tests.factories import make_bulletin
 from tests.plan_fixtures import edit, write_plan
@@ -139,3 +140,46 @@ def test_plan_show_refuses_a_bad_at_time(env: Path) -> None:
     result = runner.invoke(app, ["plan", "show", "--at", "next tuesday"])
     assert result.exit_code == 1
     assert "not a date and time" in result.output
+
+
+def test_plan_show_says_approved_out_of_date_past_months_never_sent_and_warns_about_today(
+    env: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plan_dir = Path(shutil.copytree(REPO / "campaigns", tmp_path / "mine"))
+    monkeypatch.setenv("NEWSLETTER_PLAN_DIR", str(plan_dir))
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    from newsletter.db import make_engine
+    from newsletter.plan import load_checked_plan
+    from newsletter.plan.digest import month_digest
+
+    plan = load_checked_plan(get_settings())
+    engine = make_engine(settings.resolved_database_url)
+    with Session(engine) as session:
+        for month in ("2026-09", "2026-10"):
+            make_bulletin(
+                session,
+                month=month,
+                status=BulletinStatus.approved,
+                approved_at=utcnow(),
+                plan_hash=month_digest(plan, month),
+            )
+        session.commit()
+    engine.dispose()
+    # October's theme is edited after its approval; September's is not.
+    edit(plan_dir / "themes" / "2026-10.yaml", "title: Self-Neglect", "title: Self Neglect")
+
+    # On the morning of August's slot, with no August bulletin at all.
+    result = runner.invoke(app, ["plan", "show", "--at", "2026-08-04T07:00"])
+
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("│")[1].strip(): line for line in result.output.splitlines() if "│ 20" in line
+    }
+    assert "never built: not sent" in rows["2026-07"]
+    assert "approved, out of date" in rows["2026-10"]
+    assert "out of date" not in rows["2026-09"]
+    assert "approved" in rows["2026-09"]
+    assert "Warning: today's 09:00 slot (2026-08) has no bulletin: nothing will be sent" in (
+        " ".join(result.output.split())
+    )

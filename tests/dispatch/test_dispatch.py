@@ -19,6 +19,7 @@ from newsletter.models import (
     DeliveryStatus,
     SubscriberStatus,
     Suppression,
+    utcnow,
 )
 from newsletter.tokens import DeliveryRef, parse_token
 from newsletter.transports.base import (
@@ -405,18 +406,22 @@ def test_test_copies_go_once_per_variant_marked_test_and_leave_no_ledger_rows(
     bulletin = approved_bulletin(session, agencies={"health": 2, "police": 1})
     transport = MemoryTransport()
 
+    now = utcnow()
     results = send_test_copies(
-        session, settings, bulletin.month, to="Editor@Example.org", transport=transport
+        session, settings, bulletin.month, to="Editor@Example.org", transport=transport, now=now
     )
 
-    assert [agency for agency, _ in results] == ["health", "police"]
-    assert [m.subject for m in transport.sent] == [f"[TEST] {bulletin.subject}"] * 2
+    assert [copy.agency for copy in results] == ["health", "police"]
+    names = [copy.agency_name for copy in results]
+    assert [m.subject for m in transport.sent] == [f"[TEST {n}] {bulletin.subject}" for n in names]
     assert {m.to for m in transport.sent} == {"Editor@example.org"}
     assert all(m.delivery_id is None for m in transport.sent)
     assert "Test Recipient" in (transport.sent[0].html or "")
     assert statuses(session, bulletin) == Counter()
     with pytest.raises(DispatchError, match="not an email address"):
-        send_test_copies(session, settings, bulletin.month, to="nobody", transport=transport)
+        send_test_copies(
+            session, settings, bulletin.month, to="nobody", transport=transport, now=now
+        )
 
 
 def test_placeholder_values_are_filled_for_each_recipient(

@@ -3,6 +3,7 @@ misfires and missed bulletins. Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -225,7 +226,10 @@ def test_an_approved_bulletin_is_scheduled_and_a_changed_plan_stops_its_send(
     life.tick()
     assert status_of(engine, "2026-11") == BulletinStatus.scheduled
 
-    world.plan = make_plan(["2026-11"], digest="v2")  # someone edited the plan after approval
+    # Someone edited November's theme after approval.
+    assert world.plan is not None
+    edited = replace(world.plan.themes["2026-11"], subject="A different subject")
+    world.plan = replace(world.plan, themes={"2026-11": edited}, digest="v2")
     life.tick()
     clock.set(NOV_SLOT)
     life.tick()
@@ -401,3 +405,23 @@ def test_a_send_already_started_by_hand_is_left_to_that_process_without_an_alert
     life.tick()
 
     assert world.subjects() == []
+
+
+def test_an_edit_to_another_month_does_not_stop_an_approved_send(
+    engine: Engine, settings: Settings
+) -> None:
+    world = World(plan=make_plan(["2026-11", "2026-12"], digest="v1"))
+    clock = FakeClock(NOV_SLOT - timedelta(days=5))
+    _ready(engine, world, "2026-11", clock)
+    life = _lifecycle(engine, settings, world, clock)
+    life.tick()
+
+    # December's theme is edited after November was approved: the plan's files changed.
+    assert world.plan is not None
+    december = replace(world.plan.themes["2026-12"], subject="December, revised")
+    world.plan = replace(world.plan, themes={**world.plan.themes, "2026-12": december}, digest="v2")
+    clock.set(NOV_SLOT)
+    life.tick()
+
+    assert world.sends == [("2026-11", NOV_SLOT)]
+    assert status_of(engine, "2026-11") == BulletinStatus.sent

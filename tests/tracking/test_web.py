@@ -366,14 +366,29 @@ def test_an_agency_token_attributes_the_click_to_the_agency_only(
 
 
 def test_a_proof_token_follows_links_and_opens_but_records_nothing(
-    client: TestClient, sent: Sent, engine: Engine, settings: Settings
+    client: TestClient, sent: Sent, engine: Engine, settings: Settings, clock: FakeClock
 ) -> None:
     assert sent.bulletin.id is not None
-    token = proof_token(settings.secret, sent.bulletin.id, "police")
+    until = clock.now() + timedelta(days=1)
+    token = proof_token(settings.secret, sent.bulletin.id, "police", expires_at=until)
     response = client.get(f"/c/{token}/{sent.police_only.id}")
     assert response.status_code == 302
     assert "utm_content=police" in response.headers["location"]
     assert client.get(f"/o/{token}.gif").status_code == 200
+    assert events(engine) == []
+
+
+def test_an_expired_proof_token_answers_404_and_records_nothing(
+    client: TestClient, sent: Sent, engine: Engine, settings: Settings, clock: FakeClock
+) -> None:
+    assert sent.bulletin.id is not None
+    until = clock.now() + timedelta(days=1)
+    token = proof_token(settings.secret, sent.bulletin.id, "police", expires_at=until)
+    assert client.get(f"/c/{token}/{sent.police_only.id}").status_code == 302
+
+    clock.advance(timedelta(days=1))
+    assert client.get(f"/c/{token}/{sent.police_only.id}").status_code == 404
+    assert client.get(f"/o/{token}.gif").status_code == 404
     assert events(engine) == []
 
 
