@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## run: everything in one process on the embedded default (SQLite, outbox, scheduler) on :8000
+## (another port: make run PORT=8080, or NEWSLETTER_PORT=8080 in the environment or .env)
 run: $(STAMP)
-	$(VENV)/bin/newsletter run
+	$(VENV)/bin/newsletter run $(if $(PORT),--port $(PORT))
 
 ## test: lint, types and the whole suite (on PostgreSQL too when NEWSLETTER_TEST_DATABASE_URL is set)
 test: lint types pytest

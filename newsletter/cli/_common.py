@@ -22,7 +22,8 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print ``message`` as one line (never wrapped: it may be grepped or logged) and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -33,9 +34,9 @@ def month_arg(value: str) -> str:
     return value
 
 
-def load_settings() -> Settings:
+def load_settings(**overrides: object) -> Settings:
     try:
-        return get_settings()
+        return get_settings(**overrides)
     except Exception as exc:  # pydantic ValidationError: show it plainly, not as a traceback
         fail(f"bad configuration: {exc}")
 

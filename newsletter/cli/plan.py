@@ -39,13 +39,15 @@ def _load(settings: Settings, plan_dir: Path) -> tuple[LoadResult, list[PlanErro
     return result, extra + result.errors
 
 
-def _print_errors(errors: list[PlanError], plan_dir: Path) -> None:
+def _print_errors(errors: list[PlanError], plan_dir: Path, skipped: list[str]) -> None:
     # Plain echo, not rich: an error line must stay one line (no wrapping) and its text may hold
     # brackets that rich would take for markup.
     for error in errors:
         typer.echo(str(error))
     noun = "error" if len(errors) == 1 else "errors"
     typer.echo(f"{len(errors)} {noun} in the plan at {plan_dir}; nothing was changed.")
+    for note in skipped:
+        typer.echo(f"Not checked yet: {note}.")
 
 
 @app.command()
@@ -59,7 +61,7 @@ def check(
     plan_dir = path if path is not None else settings.plan_dir
     result, errors = _load(settings, plan_dir)
     if errors or result.plan is None:
-        _print_errors(errors, plan_dir)
+        _print_errors(errors, plan_dir, result.skipped)
         raise typer.Exit(1)
     plan = result.plan
     months = list(plan.themes)
@@ -128,7 +130,7 @@ def show(
     now = _parse_at(at, settings)
     result, errors = _load(settings, settings.plan_dir)
     if errors or result.plan is None:
-        _print_errors(errors, settings.plan_dir)
+        _print_errors(errors, settings.plan_dir, result.skipped)
         fail("the plan has errors; fix them (see `newsletter plan check`) to show it")
     plan = result.plan
     engine = open_engine(settings)

@@ -1,20 +1,32 @@
-"""Top-level commands: init, serve, run."""
+"""Top-level commands: init, serve, run.
+
+``serve`` and ``run`` bind their socket themselves before anything else is said: a port in use
+is one line naming the fix, and the banner appears only once the address is really ours.
+"""
 
 from __future__ import annotations
 
-import logging
+import errno
+import socket
+from typing import TYPE_CHECKING
 
 import typer
-from sqlmodel import Session, func, select
 
-from newsletter.agencies import AgencyFileError, read_agencies, sync_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
-from newsletter.config import Settings
-from newsletter.models import Subscriber
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from sqlmodel import Session
+
+    from newsletter.config import Settings
+
+_HOST_HELP = "Interface to listen on."
+_PORT_HELP = "Port to listen on (default NEWSLETTER_PORT, normally 8000)."
 
 
 def load_sample(settings: Settings, session: Session) -> None:
     """Load the agency catalogue and the sample subscribers (the demo's data)."""
+    from newsletter.agencies import AgencyFileError
     from newsletter.subscribers import ImportFileError
     from newsletter.subscribers import load_sample as load_sample_data
 
@@ -28,6 +40,60 @@ def load_sample(settings: Settings, session: Session) -> None:
     )
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or exit 1 with one line saying what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = 8080 if port != 8080 else 8081
+            fail(
+                f"port {port} on {host} is already in use (another `newsletter run`?): stop "
+                f"it, or choose another port: make run PORT={other} (or NEWSLETTER_PORT={other})"
+            )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --host or --port")
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner(base: str, *, scheduler: bool) -> str:
+    """What to do next: short lines (under 80 columns) printed as they are, never wrapped."""
+    what = "web app and scheduler" if scheduler else "web app"
+    return "\n".join(
+        [
+            "",
+            f"newsletter is running ({what}) on {base}",
+            f"  {base}/          start page",
+            f"  {base}/archive   bulletins that have been sent",
+            f"  {base}/healthz   health check",
+            "Next, in another terminal (source .venv/bin/activate first):",
+            "  newsletter plan check",
+            "  newsletter bulletin build 2026-07",
+            "  newsletter bulletin send 2026-07 --test-to you@example.org",
+            "      proof copies in var/outbox/; each links to a preview page",
+            "Stop with Ctrl+C.",
+            "",
+        ]
+    )
+
+
+def _serve(app: FastAPI, sock: socket.socket, *, host: str, port: int) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _settings_for(port: int | None) -> Settings:
+    # A --port given here is NEWSLETTER_PORT for this process: the default base URL follows.
+    return load_settings(port=port) if port is not None else load_settings()
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
@@ -36,6 +102,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Create or migrate the database to the newest schema and load the agency catalogue."""
+        from sqlmodel import Session
+
+        from newsletter.agencies import AgencyFileError, read_agencies, sync_agencies
+
         settings = load_settings()
         engine = open_engine(settings)
         console.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
@@ -54,28 +124,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-        port: int = typer.Option(8000, help="Port to listen on."),
+        host: str = typer.Option("127.0.0.1", help=_HOST_HELP),
+        port: int | None = typer.Option(None, help=_PORT_HELP, show_default=False),
     ) -> None:
-        """Serve the web app: tracking, unsubscribe, archive, webhooks, admin."""
-        import uvicorn
-
+        """Serve the web app: start page, archive, tracking, unsubscribe, webhooks, admin."""
+        settings = _settings_for(port)
+        sock = bind(host, settings.port)
         from newsletter.web.app import create_app
 
-        settings = load_settings()
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        web = create_app(settings)
+        typer.echo(banner(f"http://{host}:{settings.port}", scheduler=False))
+        _serve(web, sock, host=host, port=settings.port)
 
     @app.command()
     def run(
-        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-        port: int = typer.Option(8000, help="Port to listen on."),
+        host: str = typer.Option("127.0.0.1", help=_HOST_HELP),
+        port: int | None = typer.Option(None, help=_PORT_HELP, show_default=False),
     ) -> None:
         """Everything in one process on the embedded default (SQLite, outbox, scheduler)."""
-        import uvicorn
+        settings = _settings_for(port)
+        sock = bind(host, settings.port)
+        import logging
 
+        from sqlmodel import Session, func, select
+
+        from newsletter.models import Subscriber
+        from newsletter.schedule.runner import SchedulerService
         from newsletter.web.app import create_app
 
-        settings = load_settings()
         engine = open_engine(settings)
         with Session(engine) as session:
             empty = session.exec(select(func.count()).select_from(Subscriber)).one() == 0
@@ -84,23 +160,15 @@ def register(app: typer.Typer) -> None:
                 load_sample(settings, session)
             session.commit()
         engine.dispose()
-        base = f"http://{host}:{port}"
-        console.print(
-            f"\n[bold]newsletter is running[/] on {base}  (health: {base}/healthz)\n"
-            "Next, in another terminal (with .venv/bin on your PATH):\n"
-            "  newsletter plan check                 validate the campaign plan\n"
-            "  newsletter bulletin build 2026-07     assemble July's bulletin\n"
-            f"  open {base}/archive/2026-07/health    see the health variant\n"
-        )
-        from newsletter.schedule.runner import SchedulerService
-
+        web = create_app(settings)
         # The scheduler runs in a thread beside the web app; it only acts while it holds the
         # leadership lock, so a second `newsletter run` or `python scheduler.py` waits.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
         scheduler = SchedulerService(settings)
         scheduler.start_in_thread()
+        typer.echo(banner(f"http://{host}:{settings.port}", scheduler=True))
         try:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+            _serve(web, sock, host=host, port=settings.port)
         finally:
             scheduler.stop_thread()
             scheduler.engine.dispose()

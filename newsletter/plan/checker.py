@@ -68,6 +68,9 @@ class Checker:
         self.catalogue: dict[str, CatalogueItem] = {}
         self.catalogue_files: dict[str, str] = {}  # id -> display path, for messages
         self.known_ids: set[str] = set()  # including items with errors: no knock-on errors
+        self.unreadable: list[str] = []  # files that did not parse: checks on them are skipped
+        # Unknown catalogue ids: reported once each, at the first use, with the other places.
+        self.unknown_refs: dict[str, list[tuple[_Doc, Loc]]] = {}
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -77,7 +80,10 @@ class Checker:
     def _read(self, rel: str) -> _Doc | None:
         doc, errors = read_yaml(self.snapshot.files[rel], self._display(rel))
         self.errors.extend(errors)
-        return _Doc(self._display(rel), doc) if doc is not None else None
+        if doc is None:
+            self.unreadable.append(rel)
+            return None
+        return _Doc(self._display(rel), doc)
 
     def _yaml_files(self, folder: str) -> list[str] | None:
         if folder not in self.snapshot.folders:
@@ -91,10 +97,11 @@ class Checker:
         slot, lead_days = self._plan_file()
         self._catalogue()
         themes = self._themes(slot)
+        self._report_unknown_refs()
         if self.errors or slot is None:
             # In reading order: file by file, top to bottom (stable for errors on one line).
             self.errors.sort(key=lambda error: (error.file, error.line or 0))
-            return LoadResult(None, self.errors)
+            return LoadResult(None, self.errors, self._skipped())
         plan = Plan(
             slot=slot,
             draft_lead_days=lead_days,
@@ -104,6 +111,46 @@ class Checker:
             digest=self.snapshot.digest,
         )
         return LoadResult(plan, [])
+
+    def _catalogue_unreadable(self) -> list[str]:
+        return [rel for rel in self.unreadable if rel.startswith(f"{CATALOGUE_DIR}/")]
+
+    def _skipped(self) -> list[str]:
+        """The checks not made because a file they depend on could not be read, in words."""
+        notes = []
+        catalogue = self._catalogue_unreadable()
+        if catalogue:
+            notes.append(
+                "the catalogue ids the themes use were not checked, because "
+                f"{' and '.join(catalogue)} could not be read; fix that first"
+            )
+        if PLAN_FILE in self.unreadable:
+            notes.append(
+                "booking dates against send dates were not checked, because "
+                f"{PLAN_FILE} could not be read; fix that first"
+            )
+        return notes
+
+    def _report_unknown_refs(self) -> None:
+        for ref, uses in self.unknown_refs.items():
+            doc, loc = uses[0]
+            close = difflib.get_close_matches(ref, list(self.known_ids), n=1)
+            message = f"no catalogue item has the id {ref!r}"
+            if close:
+                message += (
+                    f"; did you mean {close[0]!r}? If {close[0]!r} is this item renamed, give "
+                    f"it back its old id {ref!r} instead: an id must not change once a "
+                    "bulletin has used it (reports follow it)"
+                )
+            else:
+                message += "; add it to catalogue/ or fix the id"
+            others = [
+                f"{Path(other.display).name}:{locate(other.doc, (*where, 'ref'))}"
+                for other, where in uses[1:]
+            ]
+            if others:
+                message += f" (also used at {', '.join(others)})"
+            self.errors.append(doc.error((*loc, "ref"), message))
 
     # --- plan.yaml -----------------------------------------------------------------------------
 
@@ -209,16 +256,15 @@ class Checker:
             for e in errors
         )
         self._check_item_links(doc, loc, plain)
+        # Said even when the item has other errors: every problem in one run.
+        if plain.get("kind") == ItemKind.course.value:
+            for name, why in _COURSE_FIELDS.items():
+                if plain.get(name) is None:
+                    self.errors.append(doc.error((*loc, name), f"is required for a course: {why}"))
         if not isinstance(raw, ItemRaw):
             return
         kind = ItemKind(raw.kind)
-        if kind is ItemKind.course:
-            for name in ("format", "booking_closes"):
-                if getattr(raw, name) is None:
-                    self.errors.append(
-                        doc.error((*loc, name), f"is required for a course ({name} missing)")
-                    )
-        elif raw.booking_closes is not None:
+        if kind is not ItemKind.course and raw.booking_closes is not None:
             self.errors.append(
                 doc.error(
                     (*loc, "booking_closes"), f"only courses have a booking date, not a {kind}"
@@ -335,8 +381,14 @@ class Checker:
 
     def _theme(self, doc: _Doc) -> Theme | None:
         raw, errors = validate(ThemeRaw, doc.doc, doc.display)
-        self.errors.extend(errors)
         plain = to_plain(doc.doc)
+        # An empty section is said once, in its own words, not also as "should be a list".
+        empty = {
+            field_path(("sections", index, "items"))
+            for index, section in enumerate(plain.get("sections") or [])
+            if isinstance(section, dict) and "items" in section and not section["items"]
+        }
+        self.errors.extend(e for e in errors if e.field not in empty)
         before = len(self.errors)
         self._check_markdown(doc, ("intro",), plain.get("intro"))
         sections = plain.get("sections")
@@ -386,14 +438,10 @@ class Checker:
 
     def _check_use(self, doc: _Doc, loc: Loc, use: dict[str, Any]) -> None:
         ref = use.get("ref")
-        if isinstance(ref, str) and ref.strip() and ref not in self.known_ids:
-            self.errors.append(
-                doc.error(
-                    (*loc, "ref"),
-                    f"no catalogue item has the id {ref!r}"
-                    f"{_did_you_mean(ref, self.known_ids)}; add it to catalogue/ or fix the id",
-                )
-            )
+        unknown = isinstance(ref, str) and ref.strip() and ref not in self.known_ids
+        # With a catalogue file unread, an id may well be in it: say nothing (see _skipped).
+        if unknown and isinstance(ref, str) and not self._catalogue_unreadable():
+            self.unknown_refs.setdefault(ref, []).append((doc, loc))
         agencies = use.get("agencies")
         if isinstance(agencies, list) and all(isinstance(a, str) for a in agencies):
             self._check_agencies(doc, (*loc, "agencies"), agencies)
@@ -456,6 +504,12 @@ class Checker:
                             f"{self.catalogue_files[use.item.id]} or choose another course",
                         )
                     )
+
+
+_COURSE_FIELDS = {
+    "format": "how it is delivered, e.g. format: eLearning (or Virtual classroom, Face to face)",
+    "booking_closes": "the last day people can book, e.g. booking_closes: 2027-07-31",
+}
 
 
 def _day(day: date) -> str:

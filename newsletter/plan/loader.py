@@ -66,7 +66,7 @@ def load_plan(plan_dir: Path, *, agencies: Collection[str] | None = None) -> Loa
             _cache[key] = cached
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
-    return LoadResult(cached.plan, list(cached.errors))
+    return LoadResult(cached.plan, list(cached.errors), list(cached.skipped))
 
 
 def load_checked_plan(settings: Settings) -> Plan:

@@ -128,9 +128,12 @@ class PlanError:
     line: int | None
     field: str  # dotted path: "sections[2].items[0].ref"
     message: str  # plain English
+    column: int | None = None  # where a file stops parsing: file:line:column
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
         return (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )
@@ -140,6 +143,8 @@ class PlanError:
 class LoadResult:
     plan: Plan | None
     errors: list[PlanError] = field(default_factory=list)
+    # Checks not made because a file they depend on could not be read, in words, for the summary.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

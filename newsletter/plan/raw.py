@@ -88,7 +88,24 @@ def _calendar_date(value: Any) -> dt.date:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-07-20")
+    raise ValueError(_date_advice(value))
+
+
+def _date_advice(value: Any) -> str:
+    """A date written the British way (01/07/2026) gets its year-first spelling back."""
+    match = re.fullmatch(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*", str(value))
+    if match:
+        day, month, year = (int(part) for part in match.groups())
+        try:
+            meant = dt.date(year, month, day)
+        except ValueError:
+            pass
+        else:
+            return (
+                f"{value!r} is not a date this file understands: write dates year first, "
+                f"{meant.isoformat()} for {meant.day} {meant:%B %Y}"
+            )
+    return f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-07-20"
 
 
 Text = Annotated[str, AfterValidator(_text)]

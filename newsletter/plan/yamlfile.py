@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from newsletter.plan import yamlerrors
 from newsletter.plan.model import PlanError
 
 Loc = Sequence[str | int]
@@ -23,16 +24,13 @@ Loc = Sequence[str | int]
 def read_yaml(data: bytes, display: str) -> tuple[CommentedMap | None, list[PlanError]]:
     """Parse one file's bytes; a document that is not a mapping of fields is an error."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Notepad, Excel) is harmless
     except UnicodeDecodeError:
         return None, [PlanError(display, None, "", "is not UTF-8 text; save it as UTF-8")]
     try:
         doc = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        return None, [PlanError(display, line, "", f"this is not valid YAML: {problem}")]
+        return None, [parse_error(exc, text, display)]
     except YAMLError as exc:
         return None, [PlanError(display, None, "", f"this is not valid YAML: {exc}")]
     if doc is None:
@@ -41,7 +39,20 @@ def read_yaml(data: bytes, display: str) -> tuple[CommentedMap | None, list[Plan
         return None, [
             PlanError(display, 1, "", "the file should be a list of fields (name: value)")
         ]
-    return doc, []
+    return doc, curly_quote_errors(doc, display)
+
+
+def parse_error(exc: MarkedYAMLError, text: str, display: str) -> PlanError:
+    """The one message for a file that does not parse (see :mod:`.yamlerrors`)."""
+    line, column, message = yamlerrors.explain(exc, text)
+    return PlanError(display, line, "", message, column=column)
+
+
+def curly_quote_errors(doc: CommentedMap, display: str) -> list[PlanError]:
+    return [
+        PlanError(display, locate(doc, loc), field_path(loc), yamlerrors.curly_quote_message(v))
+        for loc, v in yamlerrors.curly_quoted(doc)
+    ]
 
 
 def to_plain(node: Any) -> Any:

@@ -9,7 +9,7 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import admin, archive, health, preview, tracking, webhooks
+from newsletter.web import admin, archive, errors, health, landing, preview, tracking, webhooks
 from newsletter.web.subscriptions import router as subscriptions_router
 
 
@@ -29,7 +29,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
+    errors.install(app)
     app.include_router(health.router)
+    app.include_router(landing.router)
     app.include_router(archive.router)
     app.include_router(preview.router)
     admin.install(app, settings)

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 from sqlmodel import col, select
 
+from newsletter import urls
 from newsletter.models import Bulletin, Variant
 from newsletter.tokens import ProofRef, parse_token
 from newsletter.web.archive import web_copy_html
@@ -64,6 +65,11 @@ def preview(
     assert isinstance(ref, ProofRef)
     until = ref.expires_at.astimezone(settings.zone).strftime("%A %-d %B %Y, %H:%M")
     html = web_copy_html(settings, variant=variant, token=token)
+    # "View in browser" would lead to the archive, where an unsent bulletin is not: stay here.
+    html = html.replace(
+        urls.archive_url(settings, bulletin.month, variant.agency),
+        urls.preview_url(settings, token),
+    )
     html, found = _BODY_OPEN.subn(
         lambda m: m.group(0) + _notice(bulletin, variant.agency, until), html, count=1
     )

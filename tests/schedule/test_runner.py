@@ -201,7 +201,7 @@ def test_newsletter_run_embeds_the_scheduler_beside_the_web_app_and_stops_it(
         lines = _lines(proc.stdout)
         seen: list[str] = []
         _read_until(lines, f"job {RETENTION_JOB_ID}: next run", seen)
-        _read_until(lines, "Uvicorn running", seen)
+        _read_until(lines, "newsletter is running", seen)
         proc.send_signal(signal.SIGINT)
         _read_until(lines, "scheduler stopped", seen)
         assert proc.wait(timeout=30) == 0

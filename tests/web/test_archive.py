@@ -140,6 +140,7 @@ def test_a_preview_link_shows_a_draft_until_it_expires(
     assert f"http://127.0.0.1:8000/c/{token}/" in response.text  # clicks not counted
     assert "/o/" not in response.text
     assert "__NL_" not in response.text
+    assert "/archive/2026-07/health" not in response.text  # "view in browser" stays here
 
     clock.advance(timedelta(days=settings.preview_days))
     expired = client.get(f"/preview/{token}")
