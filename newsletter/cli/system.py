@@ -86,7 +86,10 @@ def _serve(app: FastAPI, sock: socket.socket, *, host: str, port: int) -> None:
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a clean shutdown: a normal stop
+        pass
 
 
 def _settings_for(port: int | None) -> Settings:
