@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     report_min_count: int = 5
     # How long a proof copy's links and its "view in browser" preview of a draft keep working.
     preview_days: int = Field(default=14, ge=1, le=365)
+    # Link check before approval (newsletter.assemble.linkcheck): seconds per request, and
+    # whether private, loopback and link-local targets may be fetched (never in production:
+    # editors supply the URLs and the server fetches them).
+    linkcheck_timeout: float = Field(default=10.0, gt=0)
+    linkcheck_allow_private: bool = False
 
     # Dispatch (newsletter.dispatch): recipients per batch (capped by the transport's own limit),
     # failed or unknown batches before a send pauses, attempts per batch for retryable errors,

@@ -6,6 +6,7 @@ is one line naming the fix, and the banner appears only once the address is real
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 from typing import TYPE_CHECKING
@@ -86,10 +87,9 @@ def _serve(app: FastAPI, sock: socket.socket, *, host: str, port: int) -> None:
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    try:
+    # uvicorn re-raises Ctrl+C after a clean shutdown: for us that is a normal stop.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a clean shutdown: a normal stop
-        pass
 
 
 def _settings_for(port: int | None) -> Settings:
@@ -97,11 +97,34 @@ def _settings_for(port: int | None) -> Settings:
     return load_settings(port=port) if port is not None else load_settings()
 
 
+def load_first_plan(settings: Settings, session: Session) -> None:
+    """On the first start (no plan revision yet), import the plan folder as revision 1."""
+    from newsletter.plan import PlanInvalid
+    from newsletter.plan.store import current_revision, import_first
+
+    if current_revision(session) is not None:
+        return
+    try:
+        saved = import_first(session, settings)
+    except PlanInvalid as exc:
+        for error in exc.errors:
+            console.print(str(error), markup=False, soft_wrap=True)
+        console.print(
+            f"the plan in {settings.plan_dir} has {len(exc.errors)} error(s) and was not "
+            "imported; fix them and run `newsletter plan import`",
+            markup=False,
+        )
+        return
+    console.print(
+        f"plan: imported {settings.plan_dir} as revision {saved.revision.number}", markup=False
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
         sample: bool = typer.Option(
-            False, "--sample", help="Also load agencies and sample subscribers."
+            False, "--sample", help="Also load agencies, sample subscribers and the sample plan."
         ),
     ) -> None:
         """Create or migrate the database to the newest schema and load the agency catalogue."""
@@ -115,6 +138,7 @@ def register(app: typer.Typer) -> None:
         with Session(engine) as session:
             if sample:
                 load_sample(settings, session)
+                load_first_plan(settings, session)
             else:
                 try:
                     definitions = read_agencies(settings.subscribers_dir / "agencies.yaml")
@@ -161,6 +185,7 @@ def register(app: typer.Typer) -> None:
             if empty:
                 console.print("empty database: loading the sample agencies and subscribers")
                 load_sample(settings, session)
+            load_first_plan(settings, session)
             session.commit()
         engine.dispose()
         web = create_app(settings)
