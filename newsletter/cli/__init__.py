@@ -6,7 +6,19 @@ import logging
 
 import typer
 
-from newsletter.cli import bulletin, plan, report, schedule, send, subscribers, system, users
+from newsletter.cli import (
+    bulletin,
+    helpstyle,
+    plan,
+    report,
+    schedule,
+    send,
+    subscribers,
+    system,
+    users,
+)
+
+helpstyle.install()
 
 app = typer.Typer(
     help="Monthly thematic learning bulletins: plan, assemble, send, track, report.",
@@ -25,9 +37,11 @@ app.add_typer(users.app, name="users")
 
 
 def main() -> None:
+    # A command says what it did itself; the log is for warnings and errors. Libraries'
+    # INFO chatter (matplotlib, alembic...) and our own INFO lines, which would only repeat
+    # what the command prints, stay out of the way. `run` and `serve` turn the service's own
+    # INFO lines back on: there the log is the output.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # Every command migrates first; Alembic's INFO lines would drown what the command says.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     app()

@@ -1,19 +1,25 @@
-"""What every command shares: settings, the database, the console and error reporting."""
+"""What every command shares: settings, the database, the console and error reporting.
+
+Start-up time matters here: ``newsletter --help`` and light commands must not pay for the
+database, pydantic or the assembly pipeline. So this module and every command module import
+only typer and rich at the top; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
-from sqlmodel import Session
 
-from newsletter.config import Settings, get_settings
-from newsletter.db import engine_from_settings, migrate
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlmodel import Session
+
+    from newsletter.config import Settings
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -35,6 +41,8 @@ def month_arg(value: str) -> str:
 
 
 def load_settings(**overrides: object) -> Settings:
+    from newsletter.config import get_settings
+
     try:
         return get_settings(**overrides)
     except Exception as exc:  # pydantic ValidationError: show it plainly, not as a traceback
@@ -43,6 +51,8 @@ def load_settings(**overrides: object) -> Settings:
 
 def open_engine(settings: Settings, *, migrate_first: bool = True) -> Engine:
     """The database engine; brings the schema to head first (cheap when already there)."""
+    from newsletter.db import engine_from_settings, migrate
+
     if migrate_first:
         migrate(settings.resolved_database_url)
     return engine_from_settings(settings)
@@ -50,6 +60,8 @@ def open_engine(settings: Settings, *, migrate_first: bool = True) -> Engine:
 
 @contextmanager
 def session_for(settings: Settings) -> Iterator[Session]:
+    from sqlmodel import Session
+
     engine = open_engine(settings)
     try:
         with Session(engine, expire_on_commit=False) as session:

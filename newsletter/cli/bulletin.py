@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlmodel import Session, col, select
 
-from newsletter.assemble import ApprovalRefused, BuildError, approve_bulletin, build_bulletin
 from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
-from newsletter.clock import SystemClock
-from newsletter.config import Settings
-from newsletter.models import Agency, Bulletin, Variant
-from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
-from newsletter.plan import Plan, PlanInvalid, load_checked_plan
-from newsletter.tokens import agency_token
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from newsletter.config import Settings
+    from newsletter.models import Bulletin
+    from newsletter.plan import Plan
 
 app = typer.Typer(
     help="Assemble, preview, approve and send a month's bulletin.", no_args_is_help=True
@@ -26,6 +26,8 @@ PREVIEW_NAME = "Sample Reader"
 
 
 def _plan(settings: Settings) -> Plan:
+    from newsletter.plan import PlanInvalid, load_checked_plan
+
     try:
         return load_checked_plan(settings)
     except PlanInvalid as exc:
@@ -35,6 +37,10 @@ def _plan(settings: Settings) -> Plan:
 
 
 def _bulletin(session: Session, month: str) -> Bulletin:
+    from sqlmodel import col, select
+
+    from newsletter.models import Bulletin
+
     bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
     if bulletin is None:
         fail(
@@ -48,6 +54,9 @@ def build(
     month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
 ) -> None:
     """Assemble (or rebuild) MONTH's draft: one variant per agency, links registered, checked."""
+    from newsletter.assemble import BuildError, build_bulletin
+    from newsletter.clock import SystemClock
+
     settings = load_settings()
     plan = _plan(settings)
     with session_for(settings) as session:
@@ -98,6 +107,12 @@ def preview(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write to FILE, not stdout."),
 ) -> None:
     """Exactly what AGENCY's subscribers would receive, with sample values filled in."""
+    from sqlmodel import col, select
+
+    from newsletter.models import Agency, Variant
+    from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+    from newsletter.tokens import agency_token
+
     settings = load_settings()
     with session_for(settings) as session:
         bulletin = _bulletin(session, month)
@@ -146,6 +161,9 @@ def approve(
     ),
 ) -> None:
     """Approve MONTH's draft for sending; refused, with the reasons, while anything is wrong."""
+    from newsletter.assemble import ApprovalRefused, approve_bulletin
+    from newsletter.clock import SystemClock
+
     settings = load_settings()
     approver = by or "cli"
     plan = _plan(settings)

@@ -10,19 +10,21 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import Session, select
 
-from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
-from newsletter.config import Settings
-from newsletter.models import Bulletin, BulletinStatus, PlanRevision
-from newsletter.plan import LoadResult, Plan, PlanError, PlanInvalid, load_plan
-from newsletter.plan.timetable import SendInfo, timetable
-from newsletter.sendability import start_refusal, status_label
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from newsletter.config import Settings
+    from newsletter.models import Bulletin, PlanRevision
+    from newsletter.plan import LoadResult, Plan, PlanError
+    from newsletter.plan.timetable import SendInfo
 
 app = typer.Typer(
     help="The campaign plan: check, show, import and export it; its revisions and their history.",
@@ -30,10 +32,13 @@ app = typer.Typer(
 )
 
 # Bulletins in these states will not (or will no longer) be sent by the schedule.
-_DONE = {BulletinStatus.sent, BulletinStatus.cancelled, BulletinStatus.sending}
+_DONE = frozenset({"sent", "cancelled", "sending"})  # BulletinStatus values
 
 
 def _agencies(settings: Settings) -> tuple[list[str] | None, list[PlanError]]:
+    from newsletter.agencies import AgencyFileError, read_agencies
+    from newsletter.plan import PlanError
+
     path = settings.subscribers_dir / "agencies.yaml"
     try:
         return [a.slug for a in read_agencies(path)], []
@@ -44,6 +49,8 @@ def _agencies(settings: Settings) -> tuple[list[str] | None, list[PlanError]]:
 
 def _load(settings: Settings, plan_dir: Path) -> tuple[LoadResult, list[PlanError]]:
     """The plan files in ``plan_dir`` checked against the agency catalogue; writes nothing."""
+    from newsletter.plan import load_plan
+
     agencies, extra = _agencies(settings)
     result = load_plan(plan_dir, agencies=agencies)
     return result, extra + result.errors
@@ -54,8 +61,10 @@ def _stored_revision(settings: Settings) -> tuple[int, LoadResult] | None:
     database); None when there is no database or no revision yet."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlmodel import Session
 
     from newsletter.db import make_engine
+    from newsletter.plan import LoadResult
     from newsletter.plan.store import current_revision, plan_of
 
     url = settings.resolved_database_url
@@ -157,13 +166,15 @@ def _slot_warning(
     info: SendInfo, bulletin: Bulletin | None, plan: Plan, *, now: datetime, settings: Settings
 ) -> str | None:
     """A warning when a slot falls today (local time) and its bulletin will not go out."""
+    from newsletter.sendability import start_refusal
+
     zone = settings.zone
     if info.at.astimezone(zone).date() != now.astimezone(zone).date():
         return None
     when = f"{info.at.astimezone(zone):%H:%M}"
     if bulletin is None:
         return f"today's {when} slot ({info.month}) has no bulletin: nothing will be sent"
-    if BulletinStatus(bulletin.status) in _DONE:
+    if bulletin.status in _DONE:
         return None
     refusal = start_refusal(bulletin, plan)
     if refusal is None:
@@ -181,6 +192,13 @@ def show(
     ),
 ) -> None:
     """The plan's months: theme, audience, send time, bulletin status and the next send."""
+    from sqlmodel import Session, select
+
+    from newsletter.models import Bulletin
+    from newsletter.plan import PlanInvalid
+    from newsletter.plan.timetable import timetable
+    from newsletter.sendability import status_label
+
     settings = load_settings()
     now = _parse_at(at, settings)
     from newsletter.plan.store import current_plan, current_revision
@@ -208,7 +226,7 @@ def show(
     for info in timetable(plan):
         theme = plan.themes[info.month]
         bulletin = bulletins.get(info.month)
-        status = BulletinStatus(bulletin.status) if bulletin is not None else None
+        status = str(bulletin.status) if bulletin is not None else None
         if bulletin is not None:
             label = status_label(bulletin, plan)
         elif info.at <= now:
@@ -261,6 +279,9 @@ def import_(
     Nothing changes when the files equal the current revision or have errors. Months already sent
     keep their theme as it was sent.
     """
+    from sqlmodel import Session
+
+    from newsletter.plan import PlanInvalid
     from newsletter.plan.loader import agency_slugs
     from newsletter.plan.store import import_directory
 
@@ -306,6 +327,9 @@ def export(
 
     Plan files in PATH that the revision does not have are removed, so PATH is the revision.
     """
+    from sqlmodel import Session
+
+    from newsletter.plan import PlanInvalid
     from newsletter.plan.store import RevisionNotFound, current_plan, export_documents, get_revision
 
     settings = load_settings()
@@ -355,6 +379,8 @@ def history(
     limit: int = typer.Option(20, "--limit", "-n", help="How many revisions, newest first."),
 ) -> None:
     """The plan's revisions, newest first: number, when, who, what and why."""
+    from sqlmodel import Session
+
     from newsletter.plan.store import revisions
 
     settings = load_settings()
@@ -384,6 +410,8 @@ def diff(
     new: int | None = typer.Argument(None, help="The newer revision (default: the current one)."),
 ) -> None:
     """What changed between two revisions, file by file (a unified diff)."""
+    from sqlmodel import Session
+
     from newsletter.plan.store import RevisionNotFound, diff_revisions
 
     settings = load_settings()
@@ -407,6 +435,9 @@ def restore(
     by: str = typer.Option("", "--by", help="Who restores (default: cli)."),
 ) -> None:
     """Make an old revision current again, as a new revision (history is kept)."""
+    from sqlmodel import Session
+
+    from newsletter.plan import PlanInvalid
     from newsletter.plan.loader import agency_slugs
     from newsletter.plan.store import RevisionNotFound, restore_revision
 

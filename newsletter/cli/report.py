@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
-from newsletter.reports.bookings import BookingImportError, import_bookings
-from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError, build_training_report
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from newsletter.config import Settings
+    from newsletter.reports.formats import Format
 
 app = typer.Typer(help="Training-link engagement reports for the board.", no_args_is_help=True)
 
 
-def _format(value: str) -> Format:
-    if value not in FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}")
-    return value  # type: ignore[return-value]
+# The choices, written here so that `--help` shows them without importing the reports (a test
+# keeps them equal to newsletter.reports.formats.FORMATS and training.ALL_KINDS/DEFAULT_KINDS).
+class ReportFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    html = "html"
+
+
+_FORMAT: dict[ReportFormat, Format] = {
+    ReportFormat.table: "table",
+    ReportFormat.csv: "csv",
+    ReportFormat.json: "json",
+    ReportFormat.html: "html",
+}
+LINK_KINDS = ("course", "briefing", "review", "resource", "feedback")
+DEFAULT_LINK_KINDS = ("course",)
 
 
 def _optional_month(value: str | None) -> str | None:
@@ -39,21 +56,26 @@ def _emit(text: str, out: Path | None) -> None:
 @app.command()
 def training(
     month_from: str | None = typer.Option(
-        None, "--from", help="First month (YYYY-MM).", callback=_optional_month
+        None, "--from", metavar="YYYY-MM", help="First month.", callback=_optional_month
     ),
     month_to: str | None = typer.Option(
-        None, "--to", help="Last month (YYYY-MM).", callback=_optional_month
+        None, "--to", metavar="YYYY-MM", help="Last month.", callback=_optional_month
     ),
-    agency: str | None = typer.Option(None, help="Only this agency (slug)."),
-    course: str | None = typer.Option(None, help="Only this catalogue id."),
+    agency: str | None = typer.Option(None, metavar="AGENCY", help="Only this agency (slug)."),
+    course: str | None = typer.Option(None, metavar="ID", help="Only this catalogue id."),
     kinds: str = typer.Option(
-        ",".join(DEFAULT_KINDS), help=f"Link kinds, comma-separated: {','.join(ALL_KINDS)}."
+        ",".join(DEFAULT_LINK_KINDS),
+        metavar="KINDS",
+        help=f"Link kinds, comma-separated: {','.join(LINK_KINDS)}.",
     ),
-    fmt: str = typer.Option("table", "--format", help="table, csv, json or html."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help="Output format."),
+    out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write to this file."),
 ) -> None:
     """Engagement with training links by course, agency and month."""
-    chosen = _format(fmt)
+    from newsletter.reports.formats import training_text
+    from newsletter.reports.training import ReportError, build_training_report
+
+    chosen = _FORMAT[fmt]
     if month_from and month_to and month_from > month_to:
         fail(f"--from {month_from} is after --to {month_to}")
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
@@ -82,11 +104,15 @@ def training(
 @app.command()
 def bulletin(
     month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
-    fmt: str = typer.Option("table", "--format", help="table, csv, json or html."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help="Output format."),
+    out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write to this file."),
 ) -> None:
     """One bulletin by agency, by section and link (click map), feedback and top courses."""
-    chosen = _format(fmt)
+    from newsletter.reports.bulletin import build_bulletin_report
+    from newsletter.reports.formats import bulletin_text
+    from newsletter.reports.training import ReportError
+
+    chosen = _FORMAT[fmt]
     settings = load_settings()
     with session_for(settings) as session:
         try:
@@ -106,7 +132,13 @@ def bulletin(
 def import_bookings_command(
     file: Path = typer.Argument(..., help="CSV: course_id,agency,month,bookings,attended."),
 ) -> None:
-    """Import course bookings and attendance (upsert per course, agency and month)."""
+    """Import course bookings and attendance (upsert per course, agency and month).
+
+    Each bad row is named by its line and left out; the others are imported; exit 1 if any
+    row was rejected.
+    """
+    from newsletter.reports.bookings import BookingImportError, import_bookings
+
     try:
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -116,9 +148,32 @@ def import_bookings_command(
     settings = load_settings()
     with session_for(settings) as session:
         try:
-            count = import_bookings(session, text)
+            done = import_bookings(session, text, catalogue=_plan_courses(session, settings))
         except BookingImportError as exc:
             session.rollback()
             fail(f"{file}: nothing imported\n" + "\n".join(f"  {e}" for e in exc.errors))
         session.commit()
-    console.print(f"imported {count} booking rows from {file}")
+    console.print(f"imported {done.imported} booking rows from {file}", markup=False)
+    if done.rejected:
+        for problem in done.rejected:
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
+        fail(f"{len(done.rejected)} problem(s) in {file}: those rows were not imported")
+
+
+def _plan_courses(session: Session, settings: Settings) -> set[str]:
+    """The course ids of the current plan revision (none before the first one is saved)."""
+    from newsletter.plan import PlanInvalid
+    from newsletter.plan.loader import agency_slugs
+    from newsletter.plan.model import ItemKind
+    from newsletter.plan.store import current_revision, plan_of
+
+    revision = current_revision(session)
+    if revision is None:
+        return set()
+    try:
+        plan = plan_of(session, revision, agencies=agency_slugs(settings)).plan
+    except PlanInvalid:
+        return set()
+    if plan is None:
+        return set()
+    return {item.id for item in plan.catalogue.values() if item.kind is ItemKind.course}

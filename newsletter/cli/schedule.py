@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlalchemy import update
-from sqlmodel import Session, col, select
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
-from newsletter.clock import SystemClock
-from newsletter.config import Settings
-from newsletter.models import Bulletin
-from newsletter.plan.slots import SlotError, next_slot_after
-from newsletter.schedule.deps import PlanUnavailable, default_deps
-from newsletter.schedule.outlook import outlook
-from newsletter.schedule.runner import stored_jobs
-from newsletter.schedule.tick import OPEN, Lifecycle
-from newsletter.schedule.timeline import local_text
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
 
 app = typer.Typer(help="When bulletins go out: list, next, pause, resume.", no_args_is_help=True)
 
 
 def _when(moment: datetime | None, settings: Settings) -> str:
+    from newsletter.schedule.timeline import local_text
+
     return local_text(moment, settings.zone) if moment is not None else "-"
 
 
 @app.command("list")
 def list_() -> None:
     """Upcoming jobs, and each bulletin's send time, status and next action."""
+    from newsletter.clock import SystemClock
+    from newsletter.schedule.deps import default_deps
+    from newsletter.schedule.outlook import outlook
+    from newsletter.schedule.runner import stored_jobs
+    from newsletter.schedule.tick import Lifecycle
+
     settings = load_settings()
     engine = open_engine(settings)
     try:
@@ -75,6 +76,11 @@ def next_(
     ),
 ) -> None:
     """When the plan's default send slot next fires, in local time and UTC."""
+    from newsletter.clock import SystemClock
+    from newsletter.plan.slots import SlotError, next_slot_after
+    from newsletter.schedule.deps import PlanUnavailable, default_deps
+    from newsletter.schedule.timeline import local_text
+
     settings = load_settings()
     start = SystemClock().now()
     if after is not None:
@@ -107,6 +113,13 @@ def next_(
 
 
 def _set_paused(month: str, paused: bool) -> None:
+    from sqlalchemy import update
+    from sqlmodel import Session, col, select
+
+    from newsletter.clock import SystemClock
+    from newsletter.models import Bulletin
+    from newsletter.schedule.tick import OPEN
+
     settings = load_settings()
     engine = open_engine(settings)
     try:

@@ -3,87 +3,19 @@
 from __future__ import annotations
 
 import sys
-from types import TracebackType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as RichBar
 from rich.table import Table
-from rich.text import Text
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
-from newsletter.clock import SystemClock
-from newsletter.config import Settings
-from newsletter.dispatch import (
-    DispatchError,
-    DryRun,
-    SendSummary,
-    TestCopy,
-    dry_run,
-    send_bulletin,
-    send_test_copies,
-    stop_send,
-)
-from newsletter.models import Bulletin, BulletinStatus
-from newsletter.transports import make_transport
-from newsletter.transports.base import Outcome, TransportError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f}/s" if speed else "-/s", style="progress.data.speed")
-
-
-class RichProgress:
-    """The dispatch :class:`~newsletter.dispatch.Progress` drawn as a rich progress bar."""
-
-    def __init__(self, label: str) -> None:
-        self.bar = RichBar(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self.label = label
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> RichProgress:
-        self.bar.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.bar.stop()
-
-    def start(self, total: int) -> None:
-        self.task = self.bar.add_task(self.label, total=total)
-
-    def advance(self, count: int) -> None:
-        if self.task is not None:
-            self.bar.advance(self.task, count)
-
-    def note(self, message: str) -> None:
-        self.bar.console.print(f"[yellow]{message}[/]")
+    from newsletter.config import Settings
+    from newsletter.dispatch import DryRun, SendSummary, TestCopy
 
 
 def summary_table(summary: SendSummary) -> Table:
@@ -127,6 +59,11 @@ def dry_run_table(result: DryRun) -> Table:
 
 def _refuse_early_send(engine: Engine, settings: Settings, month: str) -> None:
     """A bulletin waiting for its slot goes out then, unless a person says --now."""
+    from sqlmodel import Session, col, select
+
+    from newsletter.clock import SystemClock
+    from newsletter.models import Bulletin, BulletinStatus
+
     with Session(engine) as session:
         bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
     if bulletin is None or bulletin.send_at is None:
@@ -142,6 +79,9 @@ def _refuse_early_send(engine: Engine, settings: Settings, month: str) -> None:
 
 def _refuse_unsendable(engine: Engine, settings: Settings, month: str) -> None:
     """The one sendability rule (newsletter.sendability): out of date, paused, not approved."""
+    from sqlmodel import Session, col, select
+
+    from newsletter.models import Bulletin
     from newsletter.plan import PlanInvalid, load_checked_plan
     from newsletter.sendability import start_refusal
 
@@ -167,6 +107,8 @@ def _confirm(question: str) -> None:
 
 
 def _print_test_copies(copies: list[TestCopy], *, to: str, transport: str) -> None:
+    from newsletter.transports.base import Outcome
+
     for copy in copies:
         if copy.result.outcome is Outcome.sent:
             console.print(
@@ -228,6 +170,13 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Send MONTH's approved bulletin to its audience (resumes an interrupted send)."""
+        from sqlmodel import Session
+
+        from newsletter.clock import SystemClock
+        from newsletter.dispatch import DispatchError, dry_run, send_bulletin, send_test_copies
+        from newsletter.transports import make_transport
+        from newsletter.transports.base import TransportError
+
         if agency is not None and test_to is None:
             fail("--agency chooses the variant of a proof copy; use it with --test-to ADDRESS", 2)
         settings = load_settings()
@@ -266,6 +215,8 @@ def register(app: typer.Typer) -> None:
                         preview = dry_run(session, settings, month)
                     count = preview.would_send + (preview.unknown if retry_unknown else 0)
                     _confirm(f"Send {month} to {count:,} recipients via {chosen.name}?")
+                from newsletter.cli.progress import RichProgress
+
                 with RichProgress(f"sending {month}") as progress:
                     summary = send_bulletin(
                         engine,
@@ -301,6 +252,10 @@ def register(app: typer.Typer) -> None:
         month: str = typer.Argument(..., callback=month_arg, help="The month, YYYY-MM."),
     ) -> None:
         """Stop MONTH's send after its batch in flight; it stays stopped until resumed."""
+        from sqlmodel import Session
+
+        from newsletter.dispatch import DispatchError, stop_send
+
         settings = load_settings()
         engine = open_engine(settings)
         try:

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlmodel import Session
 
-from newsletter.agencies import AgencyFileError, agency_slugs, read_agencies, sync_agencies
 from newsletter.cli._common import console, err_console, fail, load_settings, session_for
-from newsletter.config import Settings
-from newsletter.models import EventSource, SubscriberStatus, utcnow
-from newsletter.subscribers import (
-    ImportFileError,
-    ImportReport,
-    audiences_text,
-    erase,
-    export_csv,
-    find_by_email,
-    import_csv,
-    iter_subscribers,
-    subject_access,
-    unsubscribe,
-)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from newsletter.config import Settings
+    from newsletter.models import SubscriberStatus
+    from newsletter.subscribers import ImportReport
+
+
+# SubscriberStatus's values, here so that `--help` lists them without importing the models (a
+# test keeps the two equal); the commands pass the plain value on.
+class StatusChoice(StrEnum):
+    active = "active"
+    unsubscribed = "unsubscribed"
+    bounced = "bounced"
+    complained = "complained"
+    erased = "erased"
+
 
 app = typer.Typer(
     help="Subscriber lists by agency: import, export, consent, erasure.", no_args_is_help=True
@@ -36,12 +39,16 @@ _PROGRESS_FROM_BYTES = 1_000_000  # show a progress bar for files bigger than th
 
 
 def _check_agency(session: Session, agency: str | None) -> None:
+    from newsletter.agencies import agency_slugs
+
     if agency is not None and agency not in agency_slugs(session):
         fail(f"unknown agency {agency!r}; known: {', '.join(agency_slugs(session))}")
 
 
 def _sync_catalogue(session: Session, settings: Settings) -> None:
     """Bring the agency table up to agencies.yaml before an import (it is configuration)."""
+    from newsletter.agencies import AgencyFileError, agency_slugs, read_agencies, sync_agencies
+
     path = settings.subscribers_dir / "agencies.yaml"
     if path.exists():
         try:
@@ -98,6 +105,11 @@ def import_command(
     ),
 ) -> None:
     """Import a subscriber list; exits 1 when any row was rejected (the rest are imported)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from newsletter.models import utcnow
+    from newsletter.subscribers import ImportFileError, import_csv
+
     if not file.is_file():
         fail(f"{file}: no such file")
     settings = load_settings()
@@ -138,31 +150,41 @@ def import_command(
         raise typer.Exit(1)
 
 
+def _status(choice: StatusChoice | None) -> SubscriberStatus | None:
+    from newsletter.models import SubscriberStatus
+
+    return SubscriberStatus(choice.value) if choice is not None else None
+
+
 @app.command("export")
 def export_command(
     out: Path | None = typer.Option(None, "--out", help="Write to FILE instead of stdout."),
     agency: str | None = typer.Option(None, "--agency", help="Only this agency."),
-    status: SubscriberStatus | None = typer.Option(None, "--status", help="Only this status."),
+    status: StatusChoice | None = typer.Option(None, "--status", help="Only this status."),
 ) -> None:
     """Export the list as CSV: email,name,agency,audiences,status (erased people excluded)."""
+    from newsletter.subscribers import export_csv
+
     settings = load_settings()
     with session_for(settings) as session:
         _check_agency(session, agency)
         if out is None:
-            export_csv(session, sys.stdout, agency=agency, status=status)
+            export_csv(session, sys.stdout, agency=agency, status=_status(status))
             return
         with out.open("w", encoding="utf-8", newline="") as fh:
-            count = export_csv(session, fh, agency=agency, status=status)
+            count = export_csv(session, fh, agency=agency, status=_status(status))
     console.print(f"{count} subscriber(s) written to {out}")
 
 
 @app.command("list")
 def list_command(
     agency: str | None = typer.Option(None, "--agency", help="Only this agency."),
-    status: SubscriberStatus | None = typer.Option(None, "--status", help="Only this status."),
+    status: StatusChoice | None = typer.Option(None, "--status", help="Only this status."),
     limit: int = typer.Option(100, "--limit", help="Show at most N (0: all)."),
 ) -> None:
     """List subscribers (erased ones only with --status erased)."""
+    from newsletter.subscribers import audiences_text, iter_subscribers
+
     settings = load_settings()
     with session_for(settings) as session:
         _check_agency(session, agency)
@@ -170,7 +192,7 @@ def list_command(
         for name in ("email", "name", "agency", "audiences", "status"):
             table.add_column(name)
         shown = more = 0
-        for s in iter_subscribers(session, agency=agency, status=status):
+        for s in iter_subscribers(session, agency=agency, status=_status(status)):
             if limit and shown >= limit:
                 more += 1
                 continue
@@ -186,6 +208,8 @@ def list_command(
 @app.command("show")
 def show_command(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
     """Everything held about one person (subject access request)."""
+    from newsletter.subscribers import audiences_text, find_by_email, subject_access
+
     settings = load_settings()
     with session_for(settings) as session:
         subscriber = find_by_email(session, email)
@@ -235,6 +259,9 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
 @app.command("unsubscribe")
 def unsubscribe_command(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
     """Unsubscribe someone at once (e.g. on a request by email or phone)."""
+    from newsletter.models import EventSource, utcnow
+    from newsletter.subscribers import find_by_email, unsubscribe
+
     settings = load_settings()
     with session_for(settings) as session:
         subscriber = find_by_email(session, email)
@@ -256,6 +283,9 @@ def erase_command(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Erase a person's data; their address is suppressed, agency-level history is kept."""
+    from newsletter.models import utcnow
+    from newsletter.subscribers import erase, find_by_email
+
     settings = load_settings()
     with session_for(settings) as session:
         subscriber = find_by_email(session, email)

@@ -157,8 +157,11 @@ def register(app: typer.Typer) -> None:
         """Serve the web app: start page, archive, tracking, unsubscribe, webhooks, admin."""
         settings = _settings_for(port)
         sock = bind(host, settings.port)
+        import logging
+
         from newsletter.web.app import create_app
 
+        logging.getLogger("newsletter").setLevel(logging.INFO)
         web = create_app(settings)
         typer.echo(banner(f"http://{host}:{settings.port}", scheduler=False))
         _serve(web, sock, host=host, port=settings.port)
@@ -179,6 +182,7 @@ def register(app: typer.Typer) -> None:
         from newsletter.schedule.runner import SchedulerService
         from newsletter.web.app import create_app
 
+        logging.getLogger("newsletter").setLevel(logging.INFO)
         engine = open_engine(settings)
         with Session(engine) as session:
             empty = session.exec(select(func.count()).select_from(Subscriber)).one() == 0

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import typer
-from email_validator import EmailNotValidError, validate_email
-from sqlmodel import col, select
 
 from newsletter.cli._common import console, fail, load_settings, session_for
-from newsletter.models import AdminUser
-from newsletter.passwords import hash_password, password_problem
 
 app = typer.Typer(help="Administrators of the web app.", no_args_is_help=True)
 
@@ -21,6 +17,12 @@ def add(
     ),
 ) -> None:
     """Add an administrator who can sign in at /admin/."""
+    from email_validator import EmailNotValidError, validate_email
+    from sqlmodel import col, select
+
+    from newsletter.models import AdminUser
+    from newsletter.passwords import hash_password, password_problem
+
     try:
         address = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
