@@ -227,6 +227,7 @@ def test_send_refuses_a_bulletin_that_may_not_start_with_the_sendability_words(
     assert not (cli_env / "outbox").exists()
     session.refresh(bulletin)
     assert bulletin.status == overrides.get("status", BulletinStatus.approved)
+    session.rollback()  # end the read: on SQLite every transaction holds the write lock
     expected = start_refusal(bulletin, load_checked_plan(get_settings()))
     assert expected is not None
     assert " ".join(expected.split()) in " ".join(result.output.split())
