@@ -40,13 +40,19 @@ def outlook(lifecycle: Lifecycle, now: datetime) -> tuple[list[MonthOutlook], st
             MonthOutlook(
                 month=month,
                 slot=tl.slot,
-                status=status_label(bulletin, plan) if bulletin is not None else "not built",
+                status=_status(bulletin, plan, past=tl.slot <= now),
                 paused=bool(bulletin and bulletin.schedule_paused),
                 next_action=action,
                 next_at=at,
             )
         )
     return rows, problem
+
+
+def _status(bulletin: Bulletin | None, plan: Plan | None, *, past: bool) -> str:
+    if bulletin is not None:
+        return status_label(bulletin, plan)
+    return "never built: not sent" if past else "not built"
 
 
 def _next_action(

@@ -22,7 +22,7 @@ DECEMBER_FIRST = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 def test_a_bulletin_sent_months_ago_is_still_listed_and_a_never_built_one_is_not(
     engine: Engine, settings: Settings
 ) -> None:
-    world = World(plan=make_plan(["2026-06", "2026-07", "2026-12"]))
+    world = World(plan=make_plan(["2026-06", "2026-07", "2026-11", "2026-12"]))
     with Session(engine) as session:
         make_bulletin(session, month="2026-07", status=BulletinStatus.sent)
         session.commit()
@@ -34,6 +34,7 @@ def test_a_bulletin_sent_months_ago_is_still_listed_and_a_never_built_one_is_not
     by_month = {row.month: row for row in rows}
     assert by_month["2026-07"].status == "sent"  # slot 7 July: more than 92 days ago
     assert "2026-06" not in by_month  # long past and never built: nothing to say
+    assert by_month["2026-11"].status == "never built: not sent"
     assert by_month["2026-12"].status == "not built"
 
 
