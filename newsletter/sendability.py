@@ -26,7 +26,11 @@ def out_of_date(bulletin: Bulletin, plan: Plan | None) -> str | None:
         return "the plan cannot be read, so the bulletin cannot be checked against it"
     if bulletin.month not in plan.themes:
         return f"the plan no longer has a theme for {bulletin.month}"
-    if bulletin.plan_hash != month_digest(plan, bulletin.month):
+    if bulletin.month_hash:
+        changed = bulletin.month_hash != month_digest(plan, bulletin.month)
+    else:  # built before months had fingerprints: the whole plan's digest, as it was then
+        changed = bulletin.plan_hash != plan.digest
+    if changed:
         return (
             f"the {bulletin.month} theme, a catalogue item it uses or its send time has "
             "changed in the plan since it was built"

@@ -93,7 +93,8 @@ class World:
             session.flush()
         else:
             transition(session, bulletin, BulletinStatus.draft)
-        bulletin.plan_hash = month_digest(plan, month)
+        bulletin.plan_hash = plan.digest
+        bulletin.month_hash = month_digest(plan, month)
         bulletin.checks_passed = True
         bulletin.built_at = clock.now()
         session.flush()

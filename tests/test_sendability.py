@@ -31,7 +31,7 @@ def approved_july(plan: Plan, **overrides: object) -> Bulletin:
         "theme": "Non-Accidental Injuries",
         "subject": "July learning",
         "status": BulletinStatus.approved,
-        "plan_hash": month_digest(plan, "2026-07"),
+        "month_hash": month_digest(plan, "2026-07"),
         "approved_at": datetime(2026, 6, 25, tzinfo=UTC),
     }
     values.update(overrides)
@@ -141,3 +141,10 @@ def test_a_send_under_way_is_not_a_new_start_even_when_the_plan_changed(
     bulletin = approved_july(plan, status=status)
     assert start_refusal(bulletin, edited_theme(plan)) is None
     assert start_refusal(bulletin, None) is None
+
+
+def test_a_bulletin_built_before_month_fingerprints_is_judged_by_the_whole_plan() -> None:
+    plan = plan_of_two_months()
+    legacy = approved_july(plan, month_hash="", plan_hash=plan.digest)
+    assert start_refusal(legacy, plan) is None
+    assert "out of date" in (start_refusal(legacy, replace(plan, digest="f" * 64)) or "")

@@ -205,7 +205,8 @@ def build_bulletin(
     bulletin.preheader = theme.preheader
     bulletin.for_children = Audience.children in theme.audiences
     bulletin.for_adults = Audience.adults in theme.audiences
-    bulletin.plan_hash = month_digest(plan, month)
+    bulletin.plan_hash = plan.digest
+    bulletin.month_hash = month_digest(plan, month)
     bulletin.send_at = send_time(plan, theme)
     bulletin.built_at = now
     bulletin.updated_at = now

@@ -99,8 +99,12 @@ class Bulletin(SQLModel, table=True):
     for_children: bool = True
     for_adults: bool = False
     status: BulletinStatus = Field(default=BulletinStatus.draft, sa_type=String(20), index=True)
-    # SHA-256 of the plan files this draft was built from: a changed plan makes it stale.
+    # SHA-256 of the plan files (the revision) this draft was built from.
     plan_hash: str = Field(default="", max_length=64)
+    # SHA-256 of what the bulletin's own month is built from (newsletter.plan.digest): when the
+    # month's fingerprint in the plan differs, the bulletin is out of date. Empty on rows built
+    # before it existed: those are judged by plan_hash.
+    month_hash: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     # The slot (UTC) this bulletin is due to go out; shown in NEWSLETTER_TIMEZONE.
     send_at: datetime | None = None
     schedule_paused: bool = False

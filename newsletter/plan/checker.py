@@ -142,13 +142,18 @@ class Checker:
         for ref, uses in self.unknown_refs.items():
             doc, loc = uses[0]
             close = difflib.get_close_matches(ref, list(self.known_ids), n=1)
+            months = {Path(d.display).stem for d, _ in uses}
+            # Several months, or a month already sent, naming the same missing id: the
+            # catalogue item was renamed, not each theme mistyped.
+            renamed = len(months) > 1 or bool(months & self.frozen)
             message = f"no catalogue item has the id {ref!r}"
-            if close:
+            if close and renamed:
                 message += (
-                    f"; did you mean {close[0]!r}? If {close[0]!r} is this item renamed, give "
-                    f"it back its old id {ref!r} instead: an id must not change once a "
-                    "bulletin has used it (reports follow it)"
+                    f"; if {close[0]!r} is this item renamed, give it back its old id {ref!r}: "
+                    "an id must not change once a bulletin has used it (reports follow it)"
                 )
+            elif close:
+                message += f" (did you mean {close[0]!r}?); add it to catalogue/ or fix the id"
             else:
                 message += "; add it to catalogue/ or fix the id"
             others = [

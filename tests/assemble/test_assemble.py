@@ -48,7 +48,8 @@ def test_a_build_makes_a_draft_with_one_variant_per_agency_in_agency_order(
     bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == "2026-07")).one()
     assert bulletin.status == BulletinStatus.draft
     assert bulletin.theme == "Non-Accidental Injuries"
-    assert bulletin.plan_hash == month_digest(make_plan(), "2026-07")
+    assert bulletin.plan_hash == "a" * 64
+    assert bulletin.month_hash == month_digest(make_plan(), "2026-07")
     assert bulletin.for_children
     assert not bulletin.for_adults
     # 1st Tuesday of July 2026 at 09:00 London = 08:00 UTC.
@@ -237,8 +238,8 @@ def test_a_rebuild_of_an_approved_bulletin_returns_it_to_draft_with_fresh_links(
 
     assert result.bulletin.status == BulletinStatus.draft
     assert result.bulletin.approved_by is None
-    assert result.bulletin.plan_hash == month_digest(edited, "2026-07")
-    assert result.bulletin.plan_hash != month_digest(plan, "2026-07")
+    assert result.bulletin.month_hash == month_digest(edited, "2026-07")
+    assert result.bulletin.month_hash != month_digest(plan, "2026-07")
     assert len(session.exec(select(Variant)).all()) == len(agencies)
     assert len(session.exec(select(Link)).all()) == len(result.links)
     assert session.exec(select(Event)).all() == []

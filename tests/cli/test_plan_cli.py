@@ -164,7 +164,7 @@ def test_plan_show_says_approved_out_of_date_past_months_never_sent_and_warns_ab
                 month=month,
                 status=BulletinStatus.approved,
                 approved_at=utcnow(),
-                plan_hash=month_digest(plan, month),
+                month_hash=month_digest(plan, month),
             )
         session.commit()
     engine.dispose()

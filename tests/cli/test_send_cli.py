@@ -52,7 +52,7 @@ def approved(session: Session, month: str, **overrides: Any) -> Bulletin:
     values: dict[str, Any] = {
         "month": month,
         "status": BulletinStatus.approved,
-        "plan_hash": current_digest(month),
+        "month_hash": current_digest(month),
         "approved_at": utcnow(),
         "approved_by": "lead@example.org",
     }
@@ -199,7 +199,7 @@ def message(path: Path) -> EmailMessage:
     ("overrides", "reason"),
     [
         pytest.param(
-            {"plan_hash": "0" * 64},
+            {"month_hash": "0" * 64},
             "it is out of date: the 2026-10 theme, a catalogue item it uses or its send time "
             "has changed in the plan since it was built",
             id="out-of-date",
@@ -240,7 +240,7 @@ def test_a_send_under_way_resumes_even_when_the_plan_changed_since(
     first = CliRunner().invoke(app, ["bulletin", "send", "2026-11", "--now", "--yes"])
     assert first.exit_code == 0, first.output
     bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == "2026-11")).one()
-    bulletin.plan_hash = "0" * 64  # the plan changed after the send started
+    bulletin.month_hash = "0" * 64  # the plan changed after the send started
     bulletin.status = BulletinStatus.failed
     session.commit()
 

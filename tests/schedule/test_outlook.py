@@ -49,14 +49,14 @@ def test_an_approved_bulletin_whose_month_changed_shows_approved_out_of_date(
             month="2026-12",
             status=BulletinStatus.approved,
             approved_at=DECEMBER_FIRST,
-            plan_hash="0" * 64,
+            month_hash="0" * 64,
         )
         make_bulletin(
             session,
             month="2027-01",
             status=BulletinStatus.approved,
             approved_at=DECEMBER_FIRST,
-            plan_hash="0" * 64,
+            month_hash="0" * 64,
         )
         session.commit()
     world.plan = make_plan(["2026-12", "2027-01"])
