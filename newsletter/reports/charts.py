@@ -32,6 +32,12 @@ def _svg(fig: object, salt: str) -> str:
     # Inline SVG needs neither the XML declaration nor the DOCTYPE (which names a DTD URL).
     text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
+    # matplotlib numbers its ids from 1 in every figure; several charts on one page need
+    # their own (ids must be unique in a document, and clip paths must find their own).
+    prefix = re.sub(r"[^a-z0-9]+", "-", salt.lower()).strip("-")
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
     return text.strip()
 
 

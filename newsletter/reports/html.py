@@ -90,11 +90,56 @@ def css_string(text: str) -> Markup:
     return Markup(out)  # noqa: S704 - every character that could end the string is escaped
 
 
-def _grid(board: BoardReport, low: int) -> dict[str, Any]:
+CHARTS = ("themes", "trend", "grid")
+
+
+def board_chart(board: BoardReport, name: str, *, min_count: int) -> str | None:
+    """One of the board report's charts (CHARTS) as SVG; None where it has nothing to draw."""
+    low = min_count
+    if board.empty:
+        return None
+    clicks_label = board.figure("clicks").label
+    if name == "themes":
+        ranked = w.ranked_themes(board, low)
+        if not ranked:
+            return None
+        return charts.ranked_bars(
+            [f"{w.month_name(m)}: {t}" for m, t, _v in ranked],
+            [v for _m, _t, v in ranked],
+            title=f"{clicks_label} per 100 people reached, by theme",
+            xlabel=f"{clicks_label} per 100 people reached",
+        )
+    if name == "trend":
+        series: dict[str, list[Value]] = {
+            "People reached": [],
+            "Opened (indicative)": [],
+            clicks_label: [],
+        }
+        for m in board.months:
+            for key, n in zip(series, (m.reached, m.opened, m.course_clicks), strict=True):
+                series[key].append(None if w.hidden(n, low) else n)
+        return charts.trend(
+            [w.month_name(m.month) for m in board.months],
+            series,
+            title=f"People reached, opened and {clicks_label.lower()}, by month",
+            ylabel="People",
+        )
+    if name == "grid":
+        svg = _grid(board, low, draw=True)["svg"]
+        return svg if isinstance(svg, str) else None
+    raise ValueError(f"unknown chart {name!r}")
+
+
+def _grid(board: BoardReport, low: int, *, draw: bool) -> dict[str, Any]:
     """The course x agency heat map where most cells can be shown, else a ranked table."""
     cells = board.cells
     if not cells:
-        return {"svg": None, "note": "No course was shown in this period.", "rows": []}
+        return {
+            "svg": None,
+            "heat": False,
+            "note": "No course was shown in this period.",
+            "rows": [],
+        }
     shown = [(c, w.rate(c.clickers, c.delivered, low)) for c in cells]
     visible = [(c, v) for c, v in shown if v is not None]
     courses = list(dict.fromkeys(c.course for c in cells))
@@ -103,10 +148,14 @@ def _grid(board: BoardReport, low: int) -> dict[str, Any]:
     if len(visible) * 2 > len(cells) and len(courses) > 1 and len(agencies) > 1:
         values = {(c.course, c.agency): v for c, v in shown}
         grid = [[values.get((course, a)) for a in agencies] for course in courses]
-        svg = charts.heat_map(
-            courses, agencies, grid, title="Click-through by course and agency (whole period)"
+        svg = (
+            charts.heat_map(
+                courses, agencies, grid, title="Click-through by course and agency (whole period)"
+            )
+            if draw
+            else None
         )
-        return {"svg": svg, "note": "", "rows": []}
+        return {"svg": svg, "heat": True, "note": "", "rows": []}
     ranked = sorted(visible, key=lambda cv: (-(cv[1] or 0.0), cv[0].course, cv[0].agency))[:10]
     hidden = len(cells) - len(visible)
     note = "Highest click-through by course and agency over the whole period."
@@ -124,7 +173,7 @@ def _grid(board: BoardReport, low: int) -> dict[str, Any]:
         }
         for c, _v in ranked
     ]
-    return {"svg": None, "note": note, "rows": rows}
+    return {"svg": None, "heat": False, "note": note, "rows": rows}
 
 
 def _agency_rows(courses: list[CourseLine], low: int) -> list[dict[str, Any]]:
@@ -153,8 +202,9 @@ def _agency_rows(courses: list[CourseLine], low: int) -> list[dict[str, Any]]:
     return rows
 
 
-def board_context(board: BoardReport, *, settings: Settings) -> dict[str, Any]:
-    """What the board template shows: every figure already written in words."""
+def board_context(board: BoardReport, *, settings: Settings, draw: bool = True) -> dict[str, Any]:
+    """What the board template shows: every figure already written in words; the charts as
+    inline SVG unless ``draw`` is false (a page that shows them as images: board_chart)."""
     low = settings.report_min_count
     if board.empty:
         return {"empty_line": w.empty_line(board), "title": "Training links", "scope": board.scope}
@@ -175,29 +225,10 @@ def board_context(board: BoardReport, *, settings: Settings) -> dict[str, Any]:
         for m in sorted(board.months, key=lambda m: (order.get(m.month, len(order)), m.month))
     ]
     theme_charts = []
-    if ranked:
-        theme_charts.append(
-            charts.ranked_bars(
-                [f"{w.month_name(m)}: {t}" for m, t, _v in ranked],
-                [v for _m, _t, v in ranked],
-                title=f"{clicks_label} per 100 people reached, by theme",
-                xlabel=f"{clicks_label} per 100 people reached",
-            )
-        )
-    series: dict[str, list[Value]] = {
-        "People reached": [],
-        "Opened (indicative)": [],
-        clicks_label: [],
-    }
-    for m in board.months:
-        for name, n in zip(series, (m.reached, m.opened, m.course_clicks), strict=True):
-            series[name].append(None if w.hidden(n, low) else n)
-    trend = charts.trend(
-        [w.month_name(m.month) for m in board.months],
-        series,
-        title="People reached, opened and clicking a course, by month",
-        ylabel="People",
-    )
+    trend = None
+    if draw:
+        theme_charts = [svg for svg in [board_chart(board, "themes", min_count=low)] if svg]
+        trend = board_chart(board, "trend", min_count=low)
     with_bookings = any(c.bookings is not None for m in board.months for c in m.courses)
     months = []
     for m in board.months:
@@ -284,7 +315,8 @@ def board_context(board: BoardReport, *, settings: Settings) -> dict[str, Any]:
         "trend_chart": trend,
         "months": months,
         "with_bookings": with_bookings,
-        "grid": _grid(board, low),
+        "grid": _grid(board, low, draw=draw),
+        "has_themes_chart": bool(ranked),
         "notes": notes,
         "methods": methods,
         "rules": rules,
