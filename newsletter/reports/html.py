@@ -298,7 +298,7 @@ def board_context(board: BoardReport, *, settings: Settings, draw: bool = True) 
     return {
         "empty_line": "",
         "title": f"Training links: {w.period_name(board.period)}",
-        "scope": f"{board.scope.capitalize()}. Compared with {previous}.",
+        "scope": f"{board.scope[:1].upper()}{board.scope[1:]}. Compared with {previous}.",
         "headline": [
             {
                 "label": f.label,
