@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Training-link engagement reports for the board.", no_args_is_help=True)
 
+FORMAT_HELP = (
+    "table (fits 100 columns), csv or json (every raw column), html (for screens) "
+    "or pdf (A4, for board papers)."
+)
+
 
 # The choices, written here so that `--help` shows them without importing the reports (a test
 # keeps them equal to newsletter.reports.formats.FORMATS and training.ALL_KINDS/DEFAULT_KINDS).
@@ -26,6 +32,7 @@ class ReportFormat(StrEnum):
     csv = "csv"
     json = "json"
     html = "html"
+    pdf = "pdf"
 
 
 _FORMAT: dict[ReportFormat, Format] = {
@@ -33,6 +40,7 @@ _FORMAT: dict[ReportFormat, Format] = {
     ReportFormat.csv: "csv",
     ReportFormat.json: "json",
     ReportFormat.html: "html",
+    ReportFormat.pdf: "pdf",
 }
 LINK_KINDS = ("course", "briefing", "review", "resource", "feedback")
 DEFAULT_LINK_KINDS = ("course",)
@@ -42,15 +50,22 @@ def _optional_month(value: str | None) -> str | None:
     return None if value is None else month_arg(value)
 
 
-def _emit(text: str, out: Path | None) -> None:
+def _emit(content: str | bytes, out: Path | None) -> None:
     if out is None:
-        typer.echo(text, nl=not text.endswith("\n"))
+        if isinstance(content, bytes):
+            if sys.stdout.isatty():
+                fail("a PDF is not for the terminal: add --out FILE.pdf (or redirect it)")
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+            return
+        typer.echo(content, nl=not content.endswith("\n"))
         return
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_bytes(data)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
-    console.print(f"wrote {out} ({len(text.encode()):,} bytes)")
+    console.print(f"wrote {out} ({len(data):,} bytes)")
 
 
 @app.command()
@@ -68,64 +83,58 @@ def training(
         metavar="KINDS",
         help=f"Link kinds, comma-separated: {','.join(LINK_KINDS)}.",
     ),
-    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help="Output format."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help=FORMAT_HELP),
+    wide: bool = typer.Option(
+        False, "--wide", help="table: every column (course, agency, month; raw figures too)."
+    ),
     out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write to this file."),
 ) -> None:
-    """Engagement with training links by course, agency and month."""
-    from newsletter.reports.formats import training_text
-    from newsletter.reports.training import ReportError, build_training_report
-
-    chosen = _FORMAT[fmt]
+    """The training report: headline against the previous period, courses by theme month,
+    themes compared; CSV and JSON keep every raw column."""
     if month_from and month_to and month_from > month_to:
         fail(f"--from {month_from} is after --to {month_to}")
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
+    from newsletter.reports.output import training_output
+    from newsletter.reports.pdf import PdfUnavailable
+    from newsletter.reports.training import ReportError
+
     settings = load_settings()
     with session_for(settings) as session:
         try:
-            report = build_training_report(
+            output = training_output(
                 session,
+                settings,
+                fmt=_FORMAT[fmt],
+                wide=wide,
                 month_from=month_from,
                 month_to=month_to,
                 agency=agency,
                 course=course,
                 kinds=kind_list,
             )
-        except ReportError as exc:
+        except (ReportError, PdfUnavailable) as exc:
             fail(str(exc))
-    if chosen == "html":
-        from newsletter.reports.html import training_html
-
-        text = training_html(report, settings=settings)
-    else:
-        text = training_text(report, fmt=chosen, min_count=settings.report_min_count)
-    _emit(text, out)
+    _emit(output.content, out)
 
 
 @app.command()
 def bulletin(
     month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
-    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help="Output format."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write to this file."),
 ) -> None:
     """One bulletin by agency, by section and link (click map), feedback and top courses."""
-    from newsletter.reports.bulletin import build_bulletin_report
-    from newsletter.reports.formats import bulletin_text
+    from newsletter.reports.output import bulletin_output
+    from newsletter.reports.pdf import PdfUnavailable
     from newsletter.reports.training import ReportError
 
-    chosen = _FORMAT[fmt]
     settings = load_settings()
     with session_for(settings) as session:
         try:
-            report = build_bulletin_report(session, month=month)
-        except ReportError as exc:
+            output = bulletin_output(session, settings, month=month, fmt=_FORMAT[fmt])
+        except (ReportError, PdfUnavailable) as exc:
             fail(str(exc))
-    if chosen == "html":
-        from newsletter.reports.html import bulletin_html
-
-        text = bulletin_html(report, settings=settings)
-    else:
-        text = bulletin_text(report, fmt=chosen, min_count=settings.report_min_count)
-    _emit(text, out)
+    _emit(output.content, out)
 
 
 @app.command("import-bookings")
@@ -162,8 +171,7 @@ def import_bookings_command(
 
 def _plan_courses(session: Session, settings: Settings) -> set[str]:
     """The course ids of the current plan revision (none before the first one is saved)."""
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.loader import agency_slugs
+    from newsletter.plan.loader import PlanInvalid, agency_slugs
     from newsletter.plan.model import ItemKind
     from newsletter.plan.store import current_revision, plan_of
 
@@ -171,9 +179,10 @@ def _plan_courses(session: Session, settings: Settings) -> set[str]:
     if revision is None:
         return set()
     try:
-        plan = plan_of(session, revision, agencies=agency_slugs(settings)).plan
+        agencies = agency_slugs(settings)
     except PlanInvalid:
-        return set()
+        agencies = None  # the agency file is unreadable: the course ids can still be read
+    plan = plan_of(session, revision, agencies=agencies).plan
     if plan is None:
         return set()
     return {item.id for item in plan.catalogue.values() if item.kind is ItemKind.course}
