@@ -37,8 +37,8 @@ from sqlmodel import Session, col, select
 
 from bench import agency_slugs
 from newsletter.db import make_engine, migrate, session_scope
+from newsletter.eventlog import add_event, note_changed
 from newsletter.models import Delivery, Event, EventSource, EventType, utcnow
-from newsletter.reports.cache import note_events_changed
 from newsletter.reports.formats import training_text
 from newsletter.reports.training import build_training_report
 
@@ -180,7 +180,7 @@ class Timing:
 def _all_changed(engine: Engine) -> None:
     """What a bulk load of every bulletin's events does besides inserting them."""
     with session_scope(engine) as session:
-        note_events_changed(session, range(1, BULLETINS + 1))
+        note_changed(session, range(1, BULLETINS + 1))
 
 
 def _one_click(engine: Engine) -> None:
@@ -188,7 +188,8 @@ def _one_click(engine: Engine) -> None:
     with session_scope(engine) as session:
         delivery = session.exec(select(Delivery).where(col(Delivery.bulletin_id) == 18)).first()
         assert delivery is not None
-        session.add(
+        add_event(
+            session,
             Event(
                 delivery_id=delivery.id,
                 bulletin_id=delivery.bulletin_id,
@@ -198,9 +199,8 @@ def _one_click(engine: Engine) -> None:
                 occurred_at=utcnow(),
                 recorded_at=utcnow(),
                 source=EventSource.web,
-            )
+            ),
         )
-        note_events_changed(session, [delivery.bulletin_id])
 
 
 def _measure(url: str, runs: int) -> Timing:

@@ -25,6 +25,7 @@ from newsletter.assemble.links import LinkRegistry, href_for, markers_in, resolv
 from newsletter.assemble.render import Renderer, month_label
 from newsletter.clock import Clock
 from newsletter.config import Settings
+from newsletter.eventlog import delete_events, note_changed
 from newsletter.lifecycle import transition
 from newsletter.models import (
     Agency,
@@ -40,7 +41,6 @@ from newsletter.models import (
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.plan.model import Plan, Theme
 from newsletter.plan.slots import send_time
-from newsletter.reports.cache import note_events_changed
 from newsletter.tokens import delivery_token
 
 log = logging.getLogger(__name__)
@@ -163,10 +163,9 @@ def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
     # With no deliveries, these events can only be visits to the web archive of the version
     # being withdrawn; their links are about to disappear.
     withdrawn = (col(Event.bulletin_id) == bulletin.id) | col(Event.link_id).in_(link_ids)
-    touched = session.exec(select(col(Event.bulletin_id)).where(withdrawn).distinct()).all()
     # Always this bulletin: its links (which the report cache groups by) change too.
-    note_events_changed(session, [bulletin.id, *touched])
-    session.execute(delete(Event).where(withdrawn))
+    note_changed(session, [bulletin.id])
+    delete_events(session, withdrawn)
     session.execute(delete(Variant).where(col(Variant.bulletin_id) == bulletin.id))
     session.execute(delete(Link).where(col(Link.bulletin_id) == bulletin.id))
     bulletin.approved_at = None

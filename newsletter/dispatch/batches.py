@@ -182,7 +182,7 @@ def _record(
                 now=now,
             )
             sent = []
-    ledger.record_sent(session, sent, now=now)
+    ledger.record_sent(session, sent, bulletin_id=bulletin_id, now=now)
     for status, results in (
         (DeliveryStatus.failed, delivered.failed),
         (DeliveryStatus.unknown, delivered.unknown),

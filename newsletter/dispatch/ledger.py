@@ -31,6 +31,7 @@ from sqlmodel import Session, col
 
 from newsletter.db import dialect_insert
 from newsletter.dispatch.audience import audience_select
+from newsletter.eventlog import note_changed
 from newsletter.models import (
     Bulletin,
     Delivery,
@@ -372,7 +373,9 @@ def mark_batch_sent(
 ) -> int:
     """Every row of ``batch`` still ``sending`` is sent (the provider took the whole batch).
 
-    Only one batch is ever ``sending`` per bulletin, so this touches exactly that batch."""
+    Only one batch is ever ``sending`` per bulletin, so this touches exactly that batch.
+    Sent counts are report figures: the bulletin's report version moves in this transaction."""
+    note_changed(session, [bulletin_id])
     result = session.connection().execute(
         update(Delivery)
         .where(
@@ -390,10 +393,14 @@ def mark_batch_sent(
     return int(result.rowcount)
 
 
-def record_sent(session: Session, sent: Sequence[tuple[int, str | None]], *, now: datetime) -> None:
-    """Mark ``(delivery id, provider message id)`` pairs sent (one executemany)."""
+def record_sent(
+    session: Session, sent: Sequence[tuple[int, str | None]], *, bulletin_id: int, now: datetime
+) -> None:
+    """Mark ``(delivery id, provider message id)`` pairs of ``bulletin_id`` sent (one
+    executemany); the bulletin's report version moves in this transaction."""
     if not sent:
         return
+    note_changed(session, [bulletin_id])
     groups: dict[str | None, list[int]] = {}
     for d_id, pmid in sent:
         groups.setdefault(pmid, []).append(d_id)

@@ -1,15 +1,15 @@
 """Reports for the board: training-link engagement by course, agency and month.
 
 Measures come from SQL aggregates over raw and rolled-up events (``aggregate``), cached per
-bulletin and recomputed when its events change (``cache``: every writer of events calls
-``note_events_changed``); ``public`` hides small numbers once for every format (``formats``:
+bulletin and recomputed when its events change (``cache``: every write of events goes through
+``newsletter.eventlog``, which tells the cache); ``public`` hides small numbers once for every format (``formats``:
 table, CSV, JSON; ``html``: one self-contained page with inline SVG ``charts``). ``rollup`` keeps the numbers when raw events
 pass the retention period; ``bookings`` imports course outcomes to show beside clicks.
 """
 
 from newsletter.reports.bookings import BookingImportError, import_bookings
 from newsletter.reports.bulletin import BulletinReport, build_bulletin_report
-from newsletter.reports.cache import note_events_changed, refresh_report_cache
+from newsletter.reports.cache import refresh_report_cache
 from newsletter.reports.formats import bulletin_text, training_text
 from newsletter.reports.html import bulletin_html, training_html
 from newsletter.reports.rollup import roll_up_events
@@ -25,7 +25,6 @@ __all__ = [
     "bulletin_html",
     "bulletin_text",
     "import_bookings",
-    "note_events_changed",
     "refresh_report_cache",
     "roll_up_events",
     "training_html",

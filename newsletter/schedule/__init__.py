@@ -7,5 +7,6 @@ When a month goes out is plan knowledge (:mod:`newsletter.plan.slots`); this pac
 * :mod:`.notify`: emails to NEWSLETTER_APPROVERS; :mod:`.retention`: old raw events rolled up;
 * :mod:`.leader`: one scheduler acts at a time; :mod:`.runner`: APScheduler and the service
   behind ``python scheduler.py`` and ``newsletter run``; :mod:`.outlook`: ``schedule list``;
-* :mod:`.deps` / :mod:`.wiring`: the seams to the plan, assembly, dispatch and reports.
+* :mod:`.deps`: the seams to the plan, assembly, dispatch and reports; :mod:`.wiring`: the real
+  ones behind them.
 """

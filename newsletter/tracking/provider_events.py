@@ -34,7 +34,7 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from newsletter.config import TrackingMode
-from newsletter.db import dialect_insert
+from newsletter.eventlog import insert_event_once, note_changed
 from newsletter.models import (
     Bulletin,
     Delivery,
@@ -45,7 +45,6 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.reports.cache import note_events_changed
 from newsletter.subscribers.addresses import AddressError, normalise_email
 from newsletter.subscribers.changes import stop_sending, suppress
 from newsletter.tokens import address_hash
@@ -166,7 +165,6 @@ class _Batch:
         self.suppressed = 0
         self._deliveries: dict[int, Delivery | None] = {}
         self._confirmed: set[int | None] = set()
-        self.bulletins: set[int] = set()  # of the events stored, for the report cache
 
     def prefetch(self, events: list[dict[str, Any]]) -> None:
         """Load the batch's deliveries in a few queries rather than one per event."""
@@ -225,18 +223,9 @@ class _Batch:
             # The raw event, for whoever inspects what matched nothing or is of a new type.
             "payload": event if delivery is None or kind is None else None,
         }
-        # RETURNING says whether the row is new (rowcount is -1 for ORM inserts on psycopg).
-        inserted = self.session.execute(
-            dialect_insert(self.session, _EVENT)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["provider_event_id"])
-            .returning(_EVENT.c.id)
-        ).first()
-        if inserted is None:
+        if not insert_event_once(self.session, values):
             return  # a duplicate: its effects were applied when it first arrived
         self.stored += 1
-        if bulletin_id is not None:
-            self.bulletins.add(bulletin_id)
         if delivery is None:
             self.unmatched += 1
             if kind in {EventType.bounce, EventType.complaint}:
@@ -265,6 +254,7 @@ class _Batch:
         if delivery.status != DeliveryStatus.unknown or delivery.id in self._confirmed:
             return
         self._confirmed.add(delivery.id)
+        note_changed(self.session, [delivery.bulletin_id])  # the bulletin's sent count moves
         self.session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery.id)
@@ -348,7 +338,6 @@ def store_events(
     batch.prefetch(events)
     for event in events:
         batch.store(event)
-    note_events_changed(session, batch.bulletins)
     return StoreResult(
         received=len(events),
         stored=batch.stored,
