@@ -13,6 +13,7 @@ import html
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func
@@ -145,7 +146,7 @@ def _bulletin_for(session: Session, month: str) -> Bulletin | None:
     return session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
 
 
-def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
+def _clear_for_rebuild(session: Session, bulletin: Bulletin, *, now: datetime) -> None:
     """Withdraw an unsent bulletin's variants and links so they can be built again."""
     status = BulletinStatus(bulletin.status)
     deliveries = session.exec(
@@ -157,7 +158,7 @@ def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
             "a bulletin that has started sending cannot be rebuilt"
         )
     if status != BulletinStatus.draft:
-        transition(session, bulletin, BulletinStatus.draft)
+        transition(session, bulletin, BulletinStatus.draft, now=now)
         log.info("bulletin %s returned from %s to draft for a rebuild", bulletin.month, status)
     link_ids = select(Link.id).where(col(Link.bulletin_id) == bulletin.id)
     # With no deliveries, these events can only be visits to the web archive of the version
@@ -195,7 +196,7 @@ def build_bulletin(
         session.add(bulletin)
         session.flush()
     else:
-        _clear_for_rebuild(session, bulletin)
+        _clear_for_rebuild(session, bulletin, now=clock.now())
     assert bulletin.id is not None
     bulletin.theme = theme.title
     bulletin.subject = theme.subject
@@ -292,7 +293,7 @@ def approve_bulletin(
         reasons.append(f"{by} is not one of the approvers (NEWSLETTER_APPROVERS)")
     if reasons:
         raise ApprovalRefused(reasons)
-    transition(session, bulletin, BulletinStatus.approved)
+    transition(session, bulletin, BulletinStatus.approved, now=clock.now())
     bulletin.approved_at = clock.now()
     bulletin.approved_by = by
     bulletin.updated_at = clock.now()

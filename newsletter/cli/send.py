@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
+from newsletter.cli.tuning import dedicated_send_process
 from newsletter.clock import SystemClock
 from newsletter.config import Settings
 from newsletter.dispatch import (
@@ -195,7 +196,7 @@ def register(app: typer.Typer) -> None:
                     typer.confirm(
                         f"Send {month} to {count:,} recipients via {chosen.name}?", abort=True
                     )
-                with RichProgress(f"sending {month}") as progress:
+                with dedicated_send_process(), RichProgress(f"sending {month}") as progress:
                     summary = send_bulletin(
                         engine,
                         settings,

@@ -101,7 +101,7 @@ def _start(conn: Connection, month: str, *, clock: Clock, retry_unknown: bool) -
             return _Start(bulletin, variants, 0, interrupted, nothing_to_do=True)
         if status is not BulletinStatus.sending:
             try:
-                transition(session, bulletin, BulletinStatus.sending)
+                transition(session, bulletin, BulletinStatus.sending, now=clock.now())
             except TransitionError as exc:
                 raise DispatchError(str(exc)) from exc
         # A restart normally finds its rows; a bulletin marked failed before it ever started
@@ -215,9 +215,9 @@ def _send_locked(
         if summary.stopped is not None:
             if progress is not None:
                 progress.note(summary.stopped)
-            transition(session, fresh, BulletinStatus.failed)
+            transition(session, fresh, BulletinStatus.failed, now=clock.now())
         else:
-            transition(session, fresh, BulletinStatus.sent)
+            transition(session, fresh, BulletinStatus.sent, now=clock.now())
             session.execute(
                 update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(sent_at=clock.now())
             )

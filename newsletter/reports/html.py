@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from newsletter.config import Settings
 from newsletter.reports import charts, public
@@ -19,6 +19,7 @@ from newsletter.reports.bulletin import BulletinReport
 from newsletter.reports.formats import cell_text, paired
 from newsletter.reports.public import Column, Value, people, rate
 from newsletter.reports.training import TrainingReport
+from newsletter.templating import make_environment
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,7 @@ class HtmlTable:
 
 
 def _env() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=select_autoescape(default_for_string=True, default=True),
-        undefined=StrictUndefined,
-    )
+    return make_environment(Path(__file__).parent / "templates")
 
 
 def html_table(

@@ -35,6 +35,7 @@ from newsletter.subscribers.changes import (
     stop_sending,
     suppress,
     unsubscribe,
+    unsubscribed_at_provider,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
@@ -71,4 +72,5 @@ __all__ = [
     "subject_access",
     "suppress",
     "unsubscribe",
+    "unsubscribed_at_provider",
 ]

@@ -114,6 +114,19 @@ def unsubscribe(
     return True
 
 
+def unsubscribed_at_provider(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
+    """The provider reports that the person unsubscribed through it (SendGrid's own link, or
+    the mailbox's List-Unsubscribe): the same status change as :func:`unsubscribe`, without an
+    Event of ours, since the provider's own ``unsubscribe`` event is stored as it arrives.
+
+    Returns False, and changes nothing, when the subscriber was not active.
+    """
+    if not _set_status(session, subscriber, SubscriberStatus.unsubscribed, now=now):
+        return False
+    log.info("subscriber %s unsubscribed (%s)", subscriber.id, "provider")
+    return True
+
+
 def resubscribe(session: Session, subscriber: Subscriber, *, now: datetime, source: str) -> bool:
     """The person themself asks to receive the bulletin again (preference centre only).
 

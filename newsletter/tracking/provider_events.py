@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from newsletter.config import TrackingMode
@@ -46,7 +46,7 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.subscribers.addresses import AddressError, normalise_email
-from newsletter.subscribers.changes import stop_sending, suppress
+from newsletter.subscribers.changes import stop_sending, suppress, unsubscribed_at_provider
 from newsletter.tokens import address_hash
 from newsletter.tracking.rules import RULES_VERSION, Reason, agent_reason, is_apple_proxy
 
@@ -147,12 +147,6 @@ def _normalise(email: str) -> str:
 
 def _str(value: object, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) else None
-
-
-def _rows(session: Session, statement: Any) -> int:
-    """Execute a DML statement and say how many rows it changed."""
-    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-    return result.rowcount
 
 
 class _Batch:
@@ -272,10 +266,9 @@ class _Batch:
             kind == EventType.unsubscribe
             and delivery is not None
             and delivery.subscriber_id is not None
+            and (subscriber := self.session.get(Subscriber, delivery.subscriber_id)) is not None
         ):
-            self.set_status(
-                delivery.subscriber_id, SubscriberStatus.unsubscribed, {SubscriberStatus.active}
-            )
+            unsubscribed_at_provider(self.session, subscriber, now=self.now)
 
     def subscriber(self, event: dict[str, Any], delivery: Delivery | None) -> Subscriber | None:
         if delivery is not None and delivery.subscriber_id is not None:
@@ -310,20 +303,6 @@ class _Batch:
             self.session, subscriber, status=status, now=self.now
         ):
             self.suppressed += 1
-
-    def set_status(
-        self, subscriber_id: int, status: SubscriberStatus, allowed: set[SubscriberStatus]
-    ) -> bool:
-        return (
-            _rows(
-                self.session,
-                update(Subscriber)
-                .where(col(Subscriber.id) == subscriber_id)
-                .where(col(Subscriber.status).in_([str(s) for s in allowed]))
-                .values(status=status, status_changed_at=self.now, updated_at=self.now),
-            )
-            > 0
-        )
 
 
 def store_events(

@@ -36,8 +36,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from newsletter.clock import Clock, SystemClock
 from newsletter.eventlog import MachineFlag, flag_machine, insert_events
-from newsletter.models import Event, EventSource, EventType, utcnow
+from newsletter.models import Event, EventSource, EventType
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,10 @@ class Recorder:
         max_delay: float = 0.002,
         max_batch: int = 1000,
         name: str = "event-recorder",
+        clock: Clock | None = None,
     ) -> None:
         self._engine = engine
+        self._clock: Clock = clock or SystemClock()
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._name = name
@@ -283,7 +286,7 @@ class Recorder:
 
     def _write(self, records: list[EventRecord]) -> None:
         conn = self._connection()
-        now = utcnow()
+        now = self._clock.now()  # recorded_at
         try:
             with conn.begin():
                 # Each bumps the report version of its bulletins in this transaction.

@@ -67,7 +67,7 @@ def tracker_for(app: FastAPI) -> Tracker:
     """The app's tracker, created on first use (handlers run on the event loop: no race)."""
     tracker: Tracker | None = getattr(app.state, "tracker", None)
     if tracker is None:
-        tracker = Tracker(app.state.settings, app.state.engine)
+        tracker = Tracker(app.state.settings, app.state.engine, clock=app.state.clock)
         app.state.tracker = tracker
     return tracker
 
