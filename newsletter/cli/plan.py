@@ -15,8 +15,7 @@ from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
 from newsletter.config import Settings
 from newsletter.models import Bulletin, BulletinStatus
-from newsletter.plan import LoadResult, PlanError, load_plan
-from newsletter.plan.timetable import SendInfo, timetable
+from newsletter.plan import LoadResult, PlanError, SendInfo, load_plan, timetable
 
 app = typer.Typer(help="The campaign plan in campaigns/: check and show it.", no_args_is_help=True)
 

@@ -7,10 +7,19 @@ from pathlib import Path
 import typer
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
-from newsletter.reports.bookings import BookingImportError, import_bookings
-from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError, build_training_report
+from newsletter.reports import (
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    FORMATS,
+    BookingImportError,
+    Format,
+    ReportError,
+    build_bulletin_report,
+    build_training_report,
+    bulletin_text,
+    import_bookings,
+    training_text,
+)
 
 app = typer.Typer(help="Training-link engagement reports for the board.", no_args_is_help=True)
 
@@ -71,7 +80,7 @@ def training(
         except ReportError as exc:
             fail(str(exc))
     if chosen == "html":
-        from newsletter.reports.html import training_html
+        from newsletter.reports import training_html
 
         text = training_html(report, settings=settings)
     else:
@@ -94,7 +103,7 @@ def bulletin(
         except ReportError as exc:
             fail(str(exc))
     if chosen == "html":
-        from newsletter.reports.html import bulletin_html
+        from newsletter.reports import bulletin_html
 
         text = bulletin_html(report, settings=settings)
     else:

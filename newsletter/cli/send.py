@@ -33,8 +33,7 @@ from newsletter.dispatch import (
     send_test_copies,
 )
 from newsletter.models import Bulletin, BulletinStatus
-from newsletter.transports import make_transport
-from newsletter.transports.base import Outcome, TransportError
+from newsletter.transports import Outcome, TransportError, make_transport
 
 
 class _RateColumn(ProgressColumn):

@@ -13,6 +13,8 @@ from newsletter.plan.model import (
     Source,
     Theme,
 )
+from newsletter.plan.slots import SlotError, next_slot_after, send_time
+from newsletter.plan.timetable import SendInfo, timetable
 
 __all__ = [
     "CatalogueItem",
@@ -23,9 +25,14 @@ __all__ = [
     "PlanError",
     "PlanInvalid",
     "Section",
+    "SendInfo",
     "SendSlot",
+    "SlotError",
     "Source",
     "Theme",
     "load_checked_plan",
     "load_plan",
+    "next_slot_after",
+    "send_time",
+    "timetable",
 ]

@@ -10,14 +10,24 @@ pass the retention period; ``bookings`` imports course outcomes to show beside c
 from newsletter.reports.bookings import BookingImportError, import_bookings
 from newsletter.reports.bulletin import BulletinReport, build_bulletin_report
 from newsletter.reports.cache import refresh_report_cache
-from newsletter.reports.formats import bulletin_text, training_text
+from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
 from newsletter.reports.html import bulletin_html, training_html
 from newsletter.reports.rollup import roll_up_events
-from newsletter.reports.training import ReportError, TrainingReport, build_training_report
+from newsletter.reports.training import (
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    ReportError,
+    TrainingReport,
+    build_training_report,
+)
 
 __all__ = [
+    "ALL_KINDS",
+    "DEFAULT_KINDS",
+    "FORMATS",
     "BookingImportError",
     "BulletinReport",
+    "Format",
     "ReportError",
     "TrainingReport",
     "build_bulletin_report",

@@ -10,3 +10,26 @@ When a month goes out is plan knowledge (:mod:`newsletter.plan.slots`); this pac
 * :mod:`.deps`: the seams to the plan, assembly, dispatch and reports; :mod:`.wiring`: the real
   ones behind them.
 """
+
+from newsletter.schedule.deps import Deps, PlanUnavailable
+from newsletter.schedule.leader import Leadership, leadership_for
+from newsletter.schedule.outlook import outlook
+from newsletter.schedule.runner import SchedulerService, stored_jobs
+from newsletter.schedule.tick import OPEN, Lifecycle, TickReport
+from newsletter.schedule.timeline import local_text
+from newsletter.schedule.wiring import default_deps
+
+__all__ = [
+    "OPEN",
+    "Deps",
+    "Leadership",
+    "Lifecycle",
+    "PlanUnavailable",
+    "SchedulerService",
+    "TickReport",
+    "default_deps",
+    "leadership_for",
+    "local_text",
+    "outlook",
+    "stored_jobs",
+]

@@ -22,10 +22,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from newsletter.config import Settings
 from newsletter.models import AdminUser, Bulletin
 from newsletter.passwords import DUMMY_HASH, verify_password
-from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.formats import bulletin_text, training_text
-from newsletter.reports.html import bulletin_html, training_html
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError, build_training_report
+from newsletter.reports import (
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    ReportError,
+    build_bulletin_report,
+    build_training_report,
+    bulletin_html,
+    bulletin_text,
+    training_html,
+    training_text,
+)
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render_page
 
