@@ -39,7 +39,6 @@ from newsletter.models import (
     Bulletin,
     Delivery,
     DeliveryStatus,
-    Event,
     EventSource,
     EventType,
     Subscriber,
@@ -55,7 +54,6 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
-_EVENT = Event.__table__  # type: ignore[attr-defined]
 
 _TYPES: dict[str, EventType] = {
     "processed": EventType.processed,

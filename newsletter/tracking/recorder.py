@@ -38,11 +38,9 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import Clock, SystemClock
 from newsletter.eventlog import MachineFlag, flag_machine, insert_events
-from newsletter.models import Event, EventSource, EventType
+from newsletter.models import EventSource, EventType
 
 log = logging.getLogger(__name__)
-
-_EVENT = Event.__table__  # type: ignore[attr-defined]
 
 
 class RecorderClosed(RuntimeError):
