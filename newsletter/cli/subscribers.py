@@ -356,12 +356,15 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
             f"{s.status}"
             + (f" since {s.status_changed_at:%Y-%m-%d %H:%M}" if s.status_changed_at else ""),
         ),
+        ("source", s.source),
+        ("lawful basis", s.lawful_basis),
         (
             "consent",
             f"{s.consent_source} at {s.consent_at:%Y-%m-%d %H:%M} UTC"
             if s.consent_at
             else s.consent_source or "(none recorded)",
         ),
+        ("consent wording", s.consent_wording or "(none: not a sign-up)"),
         ("created", f"{s.created_at:%Y-%m-%d %H:%M} UTC"),
         ("updated", f"{s.updated_at:%Y-%m-%d %H:%M} UTC"),
         ("suppressed", held.suppressed or "no"),
