@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TransportName = Literal["outbox", "smtp", "sendgrid"]
 TrackingMode = Literal["individual", "agency", "off"]
+UnknownDomains = Literal["other", "refuse"]
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "test"}
 
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     # notifications (newsletter.tracking.bounce_mailbox), and how often (seconds).
     bounce_mailbox: SecretStr | None = None
     bounce_check_seconds: int = Field(default=300, ge=10)
+    # Public sign-up (/subscribe): an address whose domain no agency lists joins "other", or
+    # is refused.
+    signup_unknown_domains: UnknownDomains = "other"
 
     # Branding of the email template (templates/ reads these through the render context).
     partnership_name: str = "Safeguarding People Partnership"

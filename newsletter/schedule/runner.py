@@ -9,7 +9,8 @@ second service waits as a standby and takes over when the first dies.
 Module-level job functions (a persistent store pickles a textual reference):
 
 * ``lifecycle-tick`` every NEWSLETTER_SCHEDULE_TICK_SECONDS: :meth:`Lifecycle.tick`;
-* ``retention`` daily at 03:17 local time: roll up and delete old raw events;
+* ``retention`` daily at 03:17 local time: roll up and delete old raw events, and purge
+  sign-ups never confirmed within their 72 hours;
 * ``bounce-mailbox`` every NEWSLETTER_BOUNCE_CHECK_SECONDS, only when NEWSLETTER_BOUNCE_MAILBOX
   is set: read delivery status notifications (:mod:`newsletter.tracking.bounce_mailbox`).
 
@@ -41,7 +42,7 @@ from sqlalchemy import Engine, inspect, select
 
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings, get_settings
-from newsletter.db import engine_from_settings, make_engine, migrate
+from newsletter.db import engine_from_settings, make_engine, migrate, session_scope
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
 from newsletter.schedule.deps import Deps, default_deps
@@ -49,6 +50,7 @@ from newsletter.schedule.leader import Leadership, leadership_for
 from newsletter.schedule.retention import apply_retention
 from newsletter.schedule.tick import Lifecycle, TickReport
 from newsletter.schedule.timeline import local_text
+from newsletter.subscribers.signup import purge_expired_signups
 from newsletter.tracking.bounce_mailbox import BounceReadReport, MailboxError, read_bounces
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,10 @@ class SchedulerService:
         if not self.leadership.still_held():
             self._stand_down()
             return None
+        with session_scope(self.engine) as session:
+            purged = purge_expired_signups(session, now=self.clock.now())
+        if purged:
+            log.info("retention: %d expired sign-up(s) purged", purged)
         return apply_retention(
             self.engine,
             months=self.settings.retention_months,
