@@ -11,6 +11,7 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.plan import PlanRevision
 from newsletter.models.reports import (
     BulletinEventsVersion,
     CourseBooking,
@@ -54,6 +55,7 @@ __all__ = [
     "LinkKind",
     "MachineReasonRollup",
     "PendingSignup",
+    "PlanRevision",
     "ReportCache",
     "ReportCacheReason",
     "ReportCacheState",

@@ -1,7 +1,7 @@
 """lists: subscriber source and lawful basis, pending sign-ups
 
-Revision ID: 0004_lists
-Revises: 0003_schedule
+Revision ID: 0005_lists
+Revises: 0004_plan_revisions
 Create Date: 2026-12-01 04:02:13.061989
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0004_lists"
-down_revision: str | None = "0003_schedule"
+revision: str = "0005_lists"
+down_revision: str | None = "0004_plan_revisions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
