@@ -58,7 +58,7 @@ def base_url(settings: Settings, engine: Engine, clock: FakeClock) -> Iterator[s
 
 def accessible(page: Any, name: str) -> None:
     """No serious or critical axe violation; a screenshot for a person to look at."""
-    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+    from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
     bad = [
