@@ -92,7 +92,7 @@ class World:
             session.add(bulletin)
             session.flush()
         else:
-            transition(session, bulletin, BulletinStatus.draft)
+            transition(session, bulletin, BulletinStatus.draft, now=clock.now())
         bulletin.plan_hash = plan.digest
         bulletin.month_hash = month_digest(plan, month)
         bulletin.checks_passed = True
@@ -104,8 +104,9 @@ class World:
     def send(self, engine: Engine, settings: Settings, month: str, *, clock: Clock) -> str:
         with session_scope(engine) as session:
             bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).one()
-            transition(session, bulletin, BulletinStatus.sending)  # refuses a draft, a sent one
-            transition(session, bulletin, BulletinStatus.sent)
+            # refuses a draft, a sent one
+            transition(session, bulletin, BulletinStatus.sending, now=clock.now())
+            transition(session, bulletin, BulletinStatus.sent, now=clock.now())
         self.sends.append((month, clock.now()))
         return "3 sent"
 
@@ -124,7 +125,7 @@ def approve(engine: Engine, month: str, *, clock: Clock) -> None:
     """What ``bulletin approve MONTH`` does to the row."""
     with session_scope(engine) as session:
         bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).one()
-        transition(session, bulletin, BulletinStatus.approved)
+        transition(session, bulletin, BulletinStatus.approved, now=clock.now())
         bulletin.approved_at = clock.now()
         bulletin.approved_by = APPROVER
 

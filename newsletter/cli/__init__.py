@@ -45,3 +45,6 @@ def main() -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app()
+
+
+__all__ = ["app", "main"]

@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
     from newsletter.config import Settings
     from newsletter.models import Bulletin, PlanRevision
-    from newsletter.plan import LoadResult, Plan, PlanError
-    from newsletter.plan.timetable import SendInfo
+    from newsletter.plan import LoadResult, Plan, PlanError, SendInfo
 
 app = typer.Typer(
     help="The campaign plan: check, show, import and export it; its revisions and their history.",
@@ -64,8 +63,7 @@ def _stored_revision(settings: Settings) -> tuple[int, LoadResult] | None:
     from sqlmodel import Session
 
     from newsletter.db import make_engine
-    from newsletter.plan import LoadResult
-    from newsletter.plan.store import current_revision, plan_of
+    from newsletter.plan import LoadResult, current_revision, plan_of
 
     url = settings.resolved_database_url
     parsed = make_url(url)
@@ -195,13 +193,12 @@ def show(
     from sqlmodel import Session, select
 
     from newsletter.models import Bulletin
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.timetable import timetable
+    from newsletter.plan import PlanInvalid, timetable
     from newsletter.sendability import status_label
 
     settings = load_settings()
     now = _parse_at(at, settings)
-    from newsletter.plan.store import current_plan, current_revision
+    from newsletter.plan import current_plan, current_revision
 
     engine = open_engine(settings)
     try:
@@ -281,9 +278,7 @@ def import_(
     """
     from sqlmodel import Session
 
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.loader import agency_slugs
-    from newsletter.plan.store import import_directory
+    from newsletter.plan import PlanInvalid, agency_slugs, import_directory
 
     settings = load_settings()
     folder = path if path is not None else settings.plan_dir
@@ -329,8 +324,13 @@ def export(
     """
     from sqlmodel import Session
 
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.store import RevisionNotFound, current_plan, export_documents, get_revision
+    from newsletter.plan import (
+        PlanInvalid,
+        RevisionNotFound,
+        current_plan,
+        export_documents,
+        get_revision,
+    )
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -366,7 +366,7 @@ def export(
 
 
 def _require_current(session: Session) -> PlanRevision:
-    from newsletter.plan.store import current_revision
+    from newsletter.plan import current_revision
 
     current = current_revision(session)
     if current is None:
@@ -381,7 +381,7 @@ def history(
     """The plan's revisions, newest first: number, when, who, what and why."""
     from sqlmodel import Session
 
-    from newsletter.plan.store import revisions
+    from newsletter.plan import revisions
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -412,7 +412,7 @@ def diff(
     """What changed between two revisions, file by file (a unified diff)."""
     from sqlmodel import Session
 
-    from newsletter.plan.store import RevisionNotFound, diff_revisions
+    from newsletter.plan import RevisionNotFound, diff_revisions
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -437,9 +437,7 @@ def restore(
     """Make an old revision current again, as a new revision (history is kept)."""
     from sqlmodel import Session
 
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.loader import agency_slugs
-    from newsletter.plan.store import RevisionNotFound, restore_revision
+    from newsletter.plan import PlanInvalid, RevisionNotFound, agency_slugs, restore_revision
 
     settings = load_settings()
     engine = open_engine(settings)

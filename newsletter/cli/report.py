@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from newsletter.config import Settings
-    from newsletter.reports.formats import Format
+    from newsletter.reports import Format
 
 app = typer.Typer(help="Training-link engagement reports for the board.", no_args_is_help=True)
 
@@ -94,9 +94,7 @@ def training(
     if month_from and month_to and month_from > month_to:
         fail(f"--from {month_from} is after --to {month_to}")
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
-    from newsletter.reports.output import training_output
-    from newsletter.reports.pdf import PdfUnavailable
-    from newsletter.reports.training import ReportError
+    from newsletter.reports import PdfUnavailable, ReportError, training_output
 
     settings = load_settings()
     with session_for(settings) as session:
@@ -124,9 +122,7 @@ def bulletin(
     out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write to this file."),
 ) -> None:
     """One bulletin by agency, by section and link (click map), feedback and top courses."""
-    from newsletter.reports.output import bulletin_output
-    from newsletter.reports.pdf import PdfUnavailable
-    from newsletter.reports.training import ReportError
+    from newsletter.reports import PdfUnavailable, ReportError, bulletin_output
 
     settings = load_settings()
     with session_for(settings) as session:
@@ -146,7 +142,7 @@ def import_bookings_command(
     Each bad row is named by its line and left out; the others are imported; exit 1 if any
     row was rejected.
     """
-    from newsletter.reports.bookings import BookingImportError, import_bookings
+    from newsletter.reports import BookingImportError, import_bookings
 
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -171,9 +167,7 @@ def import_bookings_command(
 
 def _plan_courses(session: Session, settings: Settings) -> set[str]:
     """The course ids of the current plan revision (none before the first one is saved)."""
-    from newsletter.plan.loader import PlanInvalid, agency_slugs
-    from newsletter.plan.model import ItemKind
-    from newsletter.plan.store import current_revision, plan_of
+    from newsletter.plan import ItemKind, PlanInvalid, agency_slugs, current_revision, plan_of
 
     revision = current_revision(session)
     if revision is None:

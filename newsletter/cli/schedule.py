@@ -17,7 +17,7 @@ app = typer.Typer(help="When bulletins go out: list, next, pause, resume.", no_a
 
 
 def _when(moment: datetime | None, settings: Settings) -> str:
-    from newsletter.schedule.timeline import local_text
+    from newsletter.schedule import local_text
 
     return local_text(moment, settings.zone) if moment is not None else "-"
 
@@ -26,10 +26,7 @@ def _when(moment: datetime | None, settings: Settings) -> str:
 def list_() -> None:
     """Upcoming jobs, and each bulletin's send time, status and next action."""
     from newsletter.clock import SystemClock
-    from newsletter.schedule.deps import default_deps
-    from newsletter.schedule.outlook import outlook
-    from newsletter.schedule.runner import stored_jobs
-    from newsletter.schedule.tick import Lifecycle
+    from newsletter.schedule import Lifecycle, default_deps, outlook, stored_jobs
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -77,9 +74,8 @@ def next_(
 ) -> None:
     """When the plan's default send slot next fires, in local time and UTC."""
     from newsletter.clock import SystemClock
-    from newsletter.plan.slots import SlotError, next_slot_after
-    from newsletter.schedule.deps import PlanUnavailable, default_deps
-    from newsletter.schedule.timeline import local_text
+    from newsletter.plan import SlotError, next_slot_after
+    from newsletter.schedule import PlanUnavailable, default_deps, local_text
 
     settings = load_settings()
     start = SystemClock().now()
@@ -118,7 +114,7 @@ def _set_paused(month: str, paused: bool) -> None:
 
     from newsletter.clock import SystemClock
     from newsletter.models import Bulletin
-    from newsletter.schedule.tick import OPEN
+    from newsletter.schedule import OPEN
 
     settings = load_settings()
     engine = open_engine(settings)

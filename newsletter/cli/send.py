@@ -107,7 +107,7 @@ def _confirm(question: str) -> None:
 
 
 def _print_test_copies(copies: list[TestCopy], *, to: str, transport: str) -> None:
-    from newsletter.transports.base import Outcome
+    from newsletter.transports import Outcome
 
     for copy in copies:
         if copy.result.outcome is Outcome.sent:
@@ -174,8 +174,7 @@ def register(app: typer.Typer) -> None:
 
         from newsletter.clock import SystemClock
         from newsletter.dispatch import DispatchError, dry_run, send_bulletin, send_test_copies
-        from newsletter.transports import make_transport
-        from newsletter.transports.base import TransportError
+        from newsletter.transports import TransportError, make_transport
 
         if agency is not None and test_to is None:
             fail("--agency chooses the variant of a proof copy; use it with --test-to ADDRESS", 2)
@@ -216,8 +215,9 @@ def register(app: typer.Typer) -> None:
                     count = preview.would_send + (preview.unknown if retry_unknown else 0)
                     _confirm(f"Send {month} to {count:,} recipients via {chosen.name}?")
                 from newsletter.cli.progress import RichProgress
+                from newsletter.cli.tuning import dedicated_send_process
 
-                with RichProgress(f"sending {month}") as progress:
+                with dedicated_send_process(), RichProgress(f"sending {month}") as progress:
                     summary = send_bulletin(
                         engine,
                         settings,
@@ -254,6 +254,7 @@ def register(app: typer.Typer) -> None:
         """Stop MONTH's send after its batch in flight; it stays stopped until resumed."""
         from sqlmodel import Session
 
+        from newsletter.clock import SystemClock
         from newsletter.dispatch import DispatchError, stop_send
 
         settings = load_settings()
@@ -261,7 +262,7 @@ def register(app: typer.Typer) -> None:
         try:
             with Session(engine) as session:
                 try:
-                    stop_send(session, month)
+                    stop_send(session, month, clock=SystemClock())
                 except DispatchError as exc:
                     fail(str(exc))
                 session.commit()

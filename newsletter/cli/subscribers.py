@@ -63,7 +63,7 @@ def print_import_report(report: ImportReport) -> None:
     """The summary table, then every rejected row and every notice, with line numbers."""
     title = "import (dry run: nothing written)" if report.dry_run else "import"
     table = Table(title=title, title_justify="left")
-    for name in ("rows", "added", "updated", "unchanged", "left", "rejected"):
+    for name in ("rows", "added", "updated", "unchanged", "kept out", "rejected"):
         table.add_column(name, justify="right")
     table.add_row(
         *(
@@ -73,14 +73,22 @@ def print_import_report(report: ImportReport) -> None:
                 report.added,
                 report.updated,
                 report.unchanged,
-                report.left,
+                report.kept_out,
                 report.rejected,
             )
         )
     )
     console.print(table)
-    if report.left:
-        console.print(f"{report.left} row(s) name people who left: they were not re-subscribed.")
+    if report.kept_out:
+        console.print(
+            f"{report.kept_out} row(s) name people who unsubscribed, bounced, complained or "
+            "left their agency: they were not re-subscribed."
+        )
+    print_issues(report)
+
+
+def print_issues(report: ImportReport) -> None:
+    """Every notice and rejected row, one plain line each with its line number."""
     # Plain lines, not a table: easy to read, to copy, and to grep for "line 12".
     for label, issues, total in (
         ("notices", report.notices, report.notices_count),
@@ -98,7 +106,9 @@ def print_import_report(report: ImportReport) -> None:
 
 @app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="CSV with header email,name,agency,audiences."),
+    file: Path = typer.Argument(
+        ..., help="CSV with header email,name,agency,audiences (and optionally status)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
     agency: str | None = typer.Option(
         None, "--agency", help="Agency for rows whose agency cell is empty."
@@ -230,12 +240,15 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
             f"{s.status}"
             + (f" since {s.status_changed_at:%Y-%m-%d %H:%M}" if s.status_changed_at else ""),
         ),
+        ("source", s.source),
+        ("lawful basis", s.lawful_basis),
         (
             "consent",
             f"{s.consent_source} at {s.consent_at:%Y-%m-%d %H:%M} UTC"
             if s.consent_at
             else s.consent_source or "(none recorded)",
         ),
+        ("consent wording", s.consent_wording or "(none: not a sign-up)"),
         ("created", f"{s.created_at:%Y-%m-%d %H:%M} UTC"),
         ("updated", f"{s.updated_at:%Y-%m-%d %H:%M} UTC"),
         ("suppressed", held.suppressed or "no"),

@@ -99,8 +99,7 @@ def _settings_for(port: int | None) -> Settings:
 
 def load_first_plan(settings: Settings, session: Session) -> None:
     """On the first start (no plan revision yet), import the plan folder as revision 1."""
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.store import current_revision, import_first
+    from newsletter.plan import PlanInvalid, current_revision, import_first
 
     if current_revision(session) is not None:
         return
@@ -159,7 +158,7 @@ def register(app: typer.Typer) -> None:
         sock = bind(host, settings.port)
         import logging
 
-        from newsletter.web.app import create_app
+        from newsletter.web import create_app
 
         logging.getLogger("newsletter").setLevel(logging.INFO)
         web = create_app(settings)
@@ -179,7 +178,7 @@ def register(app: typer.Typer) -> None:
         from sqlmodel import Session, func, select
 
         from newsletter.models import Subscriber
-        from newsletter.schedule.runner import SchedulerService
+        from newsletter.schedule import SchedulerService
         from newsletter.web.app import create_app
 
         logging.getLogger("newsletter").setLevel(logging.INFO)

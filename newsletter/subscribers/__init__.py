@@ -4,7 +4,8 @@ The public names are re-exported here; the implementation lives in private-by-co
 modules, one concept each: ``addresses`` (normalisation and agency domains), ``csvfile``
 (reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
 (unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
-``sample`` (the demo's data).
+``sync`` (an agency's complete list, with leavers), ``suppressions`` (another tool's
+opt-outs), ``sample`` (the demo's data).
 """
 
 from newsletter.subscribers.access import (
@@ -35,40 +36,69 @@ from newsletter.subscribers.changes import (
     stop_sending,
     suppress,
     unsubscribe,
+    unsubscribed_at_provider,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
+from newsletter.subscribers.signup import (
+    CONFIRM_WITHIN,
+    ConfirmState,
+    SignupRefused,
+    SignupRequest,
+    agency_choice,
+    check_token,
+    confirm_signup,
+    consent_wording,
+    request_signup,
+)
+from newsletter.subscribers.suppressions import SuppressionReport, import_suppressions
+from newsletter.subscribers.sync import DEFAULT_MAX_LEAVERS, SyncReport, sync_csv
 
 __all__ = [
     "COLUMNS",
+    "CONFIRM_WITHIN",
+    "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
     "AddressError",
     "AgencyDomains",
+    "ConfirmState",
     "DeliveryRecord",
     "ImportFileError",
     "ImportReport",
     "ParsedAddress",
     "Preferences",
     "RowIssue",
+    "SignupRefused",
+    "SignupRequest",
     "SubjectAccess",
     "SubscriberError",
+    "SuppressionReport",
+    "SyncReport",
+    "agency_choice",
     "audiences_text",
+    "check_token",
+    "confirm_signup",
+    "consent_wording",
     "erase",
     "export_csv",
     "find_by_email",
     "find_by_token",
     "import_csv",
+    "import_suppressions",
     "iter_subscribers",
     "load_sample",
     "new_token",
     "normalise_email",
     "parse_address",
     "parse_audiences",
+    "request_signup",
     "resubscribe",
     "set_preferences",
     "stop_sending",
     "subject_access",
     "suppress",
+    "sync_csv",
     "unsubscribe",
+    "unsubscribed_at_provider",
 ]

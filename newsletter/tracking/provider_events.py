@@ -30,24 +30,22 @@ from functools import lru_cache
 from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from newsletter.config import TrackingMode
-from newsletter.db import dialect_insert
+from newsletter.eventlog import insert_event_once, note_changed
 from newsletter.models import (
     Bulletin,
     Delivery,
     DeliveryStatus,
-    Event,
     EventSource,
     EventType,
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.reports.cache import note_events_changed
 from newsletter.subscribers.addresses import AddressError, normalise_email
-from newsletter.subscribers.changes import stop_sending, suppress
+from newsletter.subscribers.changes import stop_sending, suppress, unsubscribed_at_provider
 from newsletter.tokens import address_hash
 from newsletter.tracking.rules import RULES_VERSION, Reason, agent_reason, is_apple_proxy
 
@@ -56,7 +54,6 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
-_EVENT = Event.__table__  # type: ignore[attr-defined]
 
 _TYPES: dict[str, EventType] = {
     "processed": EventType.processed,
@@ -150,23 +147,24 @@ def _str(value: object, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
 
-def _rows(session: Session, statement: Any) -> int:
-    """Execute a DML statement and say how many rows it changed."""
-    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-    return result.rowcount
-
-
 class _Batch:
-    def __init__(self, session: Session, *, mode: TrackingMode, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        mode: TrackingMode,
+        now: datetime,
+        source: EventSource = EventSource.sendgrid,
+    ) -> None:
         self.session = session
         self.mode = mode
         self.now = now
+        self.source = source
         self.stored = 0
         self.unmatched = 0
         self.suppressed = 0
         self._deliveries: dict[int, Delivery | None] = {}
         self._confirmed: set[int | None] = set()
-        self.bulletins: set[int] = set()  # of the events stored, for the report cache
 
     def prefetch(self, events: list[dict[str, Any]]) -> None:
         """Load the batch's deliveries in a few queries rather than one per event."""
@@ -214,7 +212,7 @@ class _Batch:
             "type": str(kind or EventType.other),
             "occurred_at": occurred,
             "recorded_at": self.now,
-            "source": str(EventSource.sendgrid),
+            "source": str(self.source),
             "machine": machine,
             "machine_reason": reason,
             "rules_version": RULES_VERSION if kind in _ENGAGEMENT else None,
@@ -225,18 +223,9 @@ class _Batch:
             # The raw event, for whoever inspects what matched nothing or is of a new type.
             "payload": event if delivery is None or kind is None else None,
         }
-        # RETURNING says whether the row is new (rowcount is -1 for ORM inserts on psycopg).
-        inserted = self.session.execute(
-            dialect_insert(self.session, _EVENT)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["provider_event_id"])
-            .returning(_EVENT.c.id)
-        ).first()
-        if inserted is None:
+        if not insert_event_once(self.session, values):
             return  # a duplicate: its effects were applied when it first arrived
         self.stored += 1
-        if bulletin_id is not None:
-            self.bulletins.add(bulletin_id)
         if delivery is None:
             self.unmatched += 1
             if kind in {EventType.bounce, EventType.complaint}:
@@ -265,6 +254,7 @@ class _Batch:
         if delivery.status != DeliveryStatus.unknown or delivery.id in self._confirmed:
             return
         self._confirmed.add(delivery.id)
+        note_changed(self.session, [delivery.bulletin_id])  # the bulletin's sent count moves
         self.session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery.id)
@@ -282,10 +272,9 @@ class _Batch:
             kind == EventType.unsubscribe
             and delivery is not None
             and delivery.subscriber_id is not None
+            and (subscriber := self.session.get(Subscriber, delivery.subscriber_id)) is not None
         ):
-            self.set_status(
-                delivery.subscriber_id, SubscriberStatus.unsubscribed, {SubscriberStatus.active}
-            )
+            unsubscribed_at_provider(self.session, subscriber, now=self.now)
 
     def subscriber(self, event: dict[str, Any], delivery: Delivery | None) -> Subscriber | None:
         if delivery is not None and delivery.subscriber_id is not None:
@@ -321,20 +310,6 @@ class _Batch:
         ):
             self.suppressed += 1
 
-    def set_status(
-        self, subscriber_id: int, status: SubscriberStatus, allowed: set[SubscriberStatus]
-    ) -> bool:
-        return (
-            _rows(
-                self.session,
-                update(Subscriber)
-                .where(col(Subscriber.id) == subscriber_id)
-                .where(col(Subscriber.status).in_([str(s) for s in allowed]))
-                .values(status=status, status_changed_at=self.now, updated_at=self.now),
-            )
-            > 0
-        )
-
 
 def store_events(
     session: Session,
@@ -342,13 +317,17 @@ def store_events(
     *,
     mode: TrackingMode,
     now: datetime,
+    source: EventSource = EventSource.sendgrid,
 ) -> StoreResult:
-    """Store a verified batch in ``session`` (the caller commits). Safe to repeat."""
-    batch = _Batch(session, mode=mode, now=now)
+    """Store a verified batch in ``session`` (the caller commits). Safe to repeat.
+
+    ``source`` says where the events came from: SendGrid's webhook, or the bounce mailbox,
+    whose delivery reports are handed over in the same shape so both have one set of effects.
+    """
+    batch = _Batch(session, mode=mode, now=now, source=source)
     batch.prefetch(events)
     for event in events:
         batch.store(event)
-    note_events_changed(session, batch.bulletins)
     return StoreResult(
         received=len(events),
         stored=batch.stored,

@@ -115,7 +115,7 @@ class Tracker:
         self.clock: Clock = clock or SystemClock()
         self.mode = settings.tracking
         self.registry = registry or Registry(engine)
-        self.recorder = recorder or Recorder(engine)
+        self.recorder = recorder or Recorder(engine, clock=clock)
         self.rules = rules or MachineRules(rule_settings(settings))
         self._key = settings.secret
         self._tokens: dict[str, TokenRef] = {}  # verified tokens only

@@ -24,8 +24,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.models import EventType, LinkKind
-from newsletter.tracking import EventRecord, Tracker, Visit
-from newsletter.tracking.tracker import MISS, ClickTarget, Reader
+from newsletter.tracking import MISS, ClickTarget, EventRecord, Reader, Tracker, Visit
 from newsletter.web.pages import render_page
 
 log = logging.getLogger(__name__)
