@@ -29,6 +29,7 @@ class StatusChoice(StrEnum):
     bounced = "bounced"
     complained = "complained"
     erased = "erased"
+    left = "left"
 
 
 app = typer.Typer(
