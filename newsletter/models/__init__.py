@@ -12,6 +12,7 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.plan import PlanRevision
 from newsletter.models.reports import (
     BulletinEventsVersion,
     CourseBooking,
@@ -60,6 +61,7 @@ __all__ = [
     "LinkKind",
     "LinkPurpose",
     "MachineReasonRollup",
+    "PlanRevision",
     "RateCounter",
     "ReportCache",
     "ReportCacheReason",
