@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from newsletter.models import ApiToken, Scope
-from newsletter.reports.formats import training_text
-from newsletter.reports.training import DEFAULT_KINDS, ReportError, build_training_report
+from newsletter.reports import DEFAULT_KINDS, ReportError, build_training_report, training_text
 from newsletter.web.api.auth import scoped
 from newsletter.web.api.errors import ApiError
 from newsletter.web.deps import SessionDep, SettingsDep

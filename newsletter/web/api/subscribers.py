@@ -26,20 +26,18 @@ from newsletter.models import (
 )
 from newsletter.subscribers import (
     AddressError,
+    SignupRefused,
+    SignupRequest,
+    agency_choice,
     audiences_text,
+    consent_wording,
     erase,
     find_by_email,
     new_token,
     parse_address,
+    request_signup,
     subject_access,
     unsubscribe,
-)
-from newsletter.subscribers.signup import (
-    SignupRefused,
-    SignupRequest,
-    agency_choice,
-    consent_wording,
-    request_signup,
 )
 from newsletter.web.api.auth import client_of, scoped
 from newsletter.web.api.errors import ApiError

@@ -24,13 +24,14 @@ from newsletter.config import Settings
 from newsletter.models import Agency
 from newsletter.subscribers import (
     DEFAULT_MAX_LEAVERS,
+    LIST_STATUSES,
     ImportFileError,
     ImportReport,
     SyncReport,
     import_csv,
+    list_health,
     sync_csv,
 )
-from newsletter.subscribers.health import STATUSES, list_health
 from newsletter.web.deps import ClockDep, EngineDep, SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.render import flash, render, see_other
@@ -290,5 +291,5 @@ def health(request: Request, db: SessionDep, clock: ClockDep) -> HTMLResponse:
         request,
         "staff/lists/health.html",
         health=list_health(db, now=clock.now()),
-        statuses=[s.value for s in STATUSES],
+        statuses=[s.value for s in LIST_STATUSES],
     )

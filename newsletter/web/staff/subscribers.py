@@ -17,8 +17,13 @@ from sqlmodel import Session, col, select
 
 from newsletter.activity import record
 from newsletter.models import Agency, EventSource, Subscriber, SubscriberStatus
-from newsletter.subscribers import audiences_text, erase, subject_access, unsubscribe
-from newsletter.subscribers.health import STATUSES
+from newsletter.subscribers import (
+    LIST_STATUSES,
+    audiences_text,
+    erase,
+    subject_access,
+    unsubscribe,
+)
 from newsletter.web.deps import ClockDep, SessionDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.render import flash, render, see_other
@@ -80,7 +85,7 @@ def search(
         status=status,
         agencies=agencies,
         names={a.slug: a.name for a in agencies},
-        statuses=[s.value for s in STATUSES],
+        statuses=[s.value for s in LIST_STATUSES],
         audiences=audiences_text,
     )
 
