@@ -15,6 +15,7 @@ from newsletter.cli import (
     send,
     subscribers,
     system,
+    tokens,
     users,
 )
 
@@ -34,6 +35,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(report.app, name="report")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:

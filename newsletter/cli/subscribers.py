@@ -11,18 +11,25 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli._common import console, err_console, fail, load_settings, session_for
+from newsletter.cli._common import (
+    console,
+    err_console,
+    fail,
+    load_settings,
+    open_engine,
+    session_for,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from newsletter.config import Settings
     from newsletter.models import SubscriberStatus
-    from newsletter.subscribers import ImportReport
+    from newsletter.subscribers import ImportReport, SyncReport
 
 
-# SubscriberStatus's values, here so that `--help` lists them without importing the models (a
-# test keeps the two equal); the commands pass the plain value on.
+# Written here so that `--help` lists them without importing the service (a test keeps them equal
+# to SubscriberStatus and subscribers.DEFAULT_MAX_LEAVERS); the commands pass the values on.
 class StatusChoice(StrEnum):
     active = "active"
     unsubscribed = "unsubscribed"
@@ -31,6 +38,8 @@ class StatusChoice(StrEnum):
     erased = "erased"
     left = "left"
 
+
+MAX_LEAVERS = 20.0  # percent of the agency's active people
 
 app = typer.Typer(
     help="Subscriber lists by agency: import, export, consent, erasure.", no_args_is_help=True
@@ -118,6 +127,7 @@ def import_command(
     """Import a subscriber list; exits 1 when any row was rejected (the rest are imported)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from newsletter.activity import cli_actor, record
     from newsletter.models import utcnow
     from newsletter.subscribers import ImportFileError, import_csv
 
@@ -155,8 +165,176 @@ def import_command(
         if dry_run:
             session.rollback()
         else:
+            record(
+                session,
+                actor=cli_actor(),
+                action="list.import",
+                object=f"agency:{agency or 'any'}",
+                detail=f"{file.name}: {report.added} added, {report.updated} updated, "
+                f"{report.kept_out} kept out, {report.rejected} rejected",
+            )
             session.commit()
     print_import_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def print_sync_counts(report: SyncReport) -> None:
+    """The counts a person checks before a sync writes anything."""
+    title = f"sync of {report.agency}" + (" (dry run: nothing written)" if report.dry_run else "")
+    table = Table(title=title, title_justify="left")
+    names = ("rows", "adds", "changes", "back", "leavers", "unchanged", "kept out", "rejected")
+    for name in names:
+        table.add_column(name, justify="right")
+    values = (
+        report.rows,
+        report.added,
+        report.updated,
+        report.rejoined,
+        report.leavers,
+        report.unchanged,
+        report.kept_out,
+        report.rejected,
+    )
+    table.add_row(*(str(v) for v in values))
+    console.print(table)
+    console.print(
+        f"{report.leavers} of {report.active_before} active people in {report.agency} "
+        f"({report.leaver_share:.1f}%) are not in the file and would be marked as having left "
+        f"the agency (limit {report.max_leavers:g}%).",
+        markup=False,
+    )
+    if report.leaver_sample:
+        shown = ", ".join(report.leaver_sample)
+        more = report.leavers - len(report.leaver_sample)
+        console.print(f"leavers: {shown}" + (f" and {more} more" if more > 0 else ""), markup=False)
+    print_issues(report)
+
+
+@app.command("sync")
+def sync_command(
+    file: Path = typer.Argument(..., help="The agency's complete staff list (import's columns)."),
+    agency: str = typer.Option(..., "--agency", help="The agency whose list this is."),
+    max_leavers: float = typer.Option(
+        MAX_LEAVERS,
+        "--max-leavers",
+        min=0,
+        max=100,
+        help="Refuse, writing nothing, when more than this percent of the agency would leave.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before writing (for scripts)."),
+) -> None:
+    """Make an agency's list match FILE: add, change, mark leavers (exit 1 rejected rows,
+    2 refused)."""
+    from sqlmodel import Session
+
+    from newsletter.activity import cli_actor, record
+    from newsletter.models import utcnow
+    from newsletter.subscribers import ImportFileError, sync_csv
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    settings = load_settings()
+    engine = open_engine(settings)
+
+    def decide(report: SyncReport) -> bool:
+        print_sync_counts(report)
+        if yes:
+            return True
+        return typer.confirm("Apply these changes?", default=False)
+
+    try:
+        with Session(engine) as session:
+            _sync_catalogue(session, settings)
+            session.commit()
+        try:
+            report = sync_csv(
+                engine,
+                file,
+                agency=agency,
+                now=utcnow(),
+                source_name=file.name,
+                max_leavers=max_leavers,
+                dry_run=dry_run,
+                decide=decide,
+            )
+        except ImportFileError as exc:
+            fail(escape(f"{file}: {exc}; nothing was changed"))
+    finally:
+        engine.dispose()
+    if report.refused or report.dry_run:
+        print_sync_counts(report)
+    if report.refused:
+        fail(escape(f"sync refused: {report.refused}"), code=2)
+    if report.applied:
+        with Session(engine) as session:
+            record(
+                session,
+                actor=cli_actor(),
+                action="list.sync",
+                object=f"agency:{report.agency}",
+                detail=f"{file.name}: {report.added} added, {report.updated} changed, "
+                f"{report.rejoined} back, {report.leavers} left the agency, "
+                f"{report.rejected} rejected",
+            )
+            session.commit()
+        engine.dispose()
+        console.print(
+            f"{report.agency}: {report.added} added, {report.updated} changed, "
+            f"{report.rejoined} back, {report.leavers} marked as having left",
+            markup=False,
+        )
+    elif not report.dry_run:
+        console.print("nothing was changed", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("suppress")
+def suppress_command(
+    file: Path = typer.Argument(
+        ..., help="CSV with an email column (and optionally reason), e.g. another tool's export."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
+) -> None:
+    """Import a suppression list: those addresses are never mailed (exit 1 on rejected rows)."""
+    from newsletter.activity import cli_actor, record
+    from newsletter.models import utcnow
+    from newsletter.subscribers import ImportFileError, import_suppressions
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    settings = load_settings()
+    with session_for(settings) as session:
+        try:
+            report = import_suppressions(session, file, now=utcnow(), dry_run=dry_run)
+        except ImportFileError as exc:
+            session.rollback()
+            fail(escape(f"{file}: {exc}; nothing was imported"))
+        if dry_run:
+            session.rollback()
+        else:
+            record(
+                session,
+                actor=cli_actor(),
+                action="list.suppress",
+                object="suppression-list",
+                detail=f"{file.name}: {report.added} new, {report.updated} subscribers stopped",
+            )
+            session.commit()
+    title = "suppression list" + (" (dry run: nothing written)" if dry_run else "")
+    table = Table(title=title, title_justify="left")
+    for name in ("rows", "new", "already listed", "subscribers stopped", "rejected"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(
+            str(v)
+            for v in (report.rows, report.added, report.unchanged, report.updated, report.rejected)
+        )
+    )
+    console.print(table)
+    print_issues(report)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -273,6 +451,7 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
 @app.command("unsubscribe")
 def unsubscribe_command(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
     """Unsubscribe someone at once (e.g. on a request by email or phone)."""
+    from newsletter.activity import cli_actor, record
     from newsletter.models import EventSource, utcnow
     from newsletter.subscribers import find_by_email, unsubscribe
 
@@ -282,6 +461,13 @@ def unsubscribe_command(email: str = typer.Argument(..., help="The subscriber's 
         if subscriber is None:
             fail(escape(f"no subscriber with the address {email!r}"))
         changed = unsubscribe(session, subscriber, now=utcnow(), source=EventSource.system)
+        if changed:
+            record(
+                session,
+                actor=cli_actor(),
+                action="subscriber.unsubscribe",
+                object=f"subscriber:{subscriber.id}",
+            )
         session.commit()
     if changed:
         console.print(f"{subscriber.email} unsubscribed", markup=False)
@@ -297,6 +483,7 @@ def erase_command(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Erase a person's data; their address is suppressed, agency-level history is kept."""
+    from newsletter.activity import cli_actor, record
     from newsletter.models import utcnow
     from newsletter.subscribers import erase, find_by_email
 
@@ -309,6 +496,12 @@ def erase_command(
         if not yes and not typer.confirm(f"Erase {shown}? This cannot be undone", default=False):
             fail("not erased")
         erase(session, subscriber, now=utcnow())
+        record(
+            session,
+            actor=cli_actor(),
+            action="subscriber.erase",
+            object=f"subscriber:{subscriber.id}",
+        )
         session.commit()
     console.print(
         f"{shown} erased: personal data removed, address suppressed, agency-level history kept"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.cli.report import DEFAULT_LINK_KINDS, LINK_KINDS, ReportFormat
-from newsletter.cli.subscribers import StatusChoice
+from newsletter.cli.subscribers import MAX_LEAVERS, StatusChoice
 from tests.conftest import REPO, TEST_SECRET
 
 # What a --help must not pay for: the database layer, settings, the models, assembly, reports.
@@ -92,6 +92,9 @@ def test_the_cli_choices_match_the_service(tmp_path: Path) -> None:
     assert tuple(ReportFormat) == FORMATS
     assert (LINK_KINDS, DEFAULT_LINK_KINDS) == (ALL_KINDS, DEFAULT_KINDS)
     assert [s.value for s in StatusChoice] == [s.value for s in SubscriberStatus]
+    from newsletter.subscribers import DEFAULT_MAX_LEAVERS
+
+    assert MAX_LEAVERS == DEFAULT_MAX_LEAVERS
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
