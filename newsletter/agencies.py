@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 from sqlmodel import Session, select
 
 from newsletter.models import Agency
+from newsletter.yamllimits import size_problem, yaml_problem
 
 
 class AgencyFileError(ValueError):
@@ -25,7 +26,16 @@ class AgencyDef:
 def read_agencies(path: Path) -> list[AgencyDef]:
     """Parse agencies.yaml: a list of {slug, name, domains}."""
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        refused = size_problem(raw)
+        text = raw.decode("utf-8")
+        refused = refused or yaml_problem(text)
+        if refused is not None:
+            where = f"{path}:{refused.line}" if refused.line else str(path)
+            raise AgencyFileError(f"{where}: {refused.message}")
+        data = YAML(typ="safe").load(text)
+    except AgencyFileError:
+        raise
     except FileNotFoundError as exc:
         raise AgencyFileError(f"{path}: no such file") from exc
     except Exception as exc:

@@ -16,16 +16,27 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from newsletter.plan.model import PlanError
+from newsletter.yamllimits import size_problem, yaml_problem
 
 Loc = Sequence[str | int]
 
 
 def read_yaml(data: bytes, display: str) -> tuple[CommentedMap | None, list[PlanError]]:
-    """Parse one file's bytes; a document that is not a mapping of fields is an error."""
+    """Parse one file's bytes; a document that is not a mapping of fields is an error.
+
+    Limits (:mod:`newsletter.yamllimits`: size, depth, what aliases expand to) are checked
+    before anything is built from the file.
+    """
+    too_big = size_problem(data)
+    if too_big is not None:
+        return None, [PlanError(display, too_big.line, "", too_big.message)]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None, [PlanError(display, None, "", "is not UTF-8 text; save it as UTF-8")]
+    refused = yaml_problem(text)
+    if refused is not None:
+        return None, [PlanError(display, refused.line, "", refused.message)]
     try:
         doc = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:

@@ -4,7 +4,8 @@ The public names are re-exported here; the implementation lives in private-by-co
 modules, one concept each: ``addresses`` (normalisation and agency domains), ``csvfile``
 (reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
 (unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
-``sample`` (the demo's data).
+``sample`` (the demo's data), ``fields`` (the rules for a subscriber's own fields, called by
+every way in: import, sign-up, sync, API).
 """
 
 from newsletter.subscribers.access import (
@@ -37,15 +38,18 @@ from newsletter.subscribers.changes import (
     unsubscribe,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
+from newsletter.subscribers.fields import NAME_MAX, FieldError, clean_name
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
 
 __all__ = [
     "COLUMNS",
     "EXPORT_COLUMNS",
+    "NAME_MAX",
     "AddressError",
     "AgencyDomains",
     "DeliveryRecord",
+    "FieldError",
     "ImportFileError",
     "ImportReport",
     "ParsedAddress",
@@ -54,6 +58,7 @@ __all__ = [
     "SubjectAccess",
     "SubscriberError",
     "audiences_text",
+    "clean_name",
     "erase",
     "export_csv",
     "find_by_email",

@@ -10,7 +10,8 @@ Contract of :func:`import_csv`:
   caller rolls back, so nothing is stored.
 * Any other problem rejects only that row, reported with its line number and reason: bad
   address, unknown agency, duplicate in the file (case-insensitive), suppressed address, bad
-  audiences, over-long field, extra columns.
+  audiences, over-long field, extra columns, a name holding a line break or another
+  control character (:func:`~newsletter.subscribers.fields.clean_name`).
 * Valid rows are upserted in chunks with ``INSERT ... ON CONFLICT (email) DO UPDATE`` inside
   the caller's transaction (the caller commits once: all or nothing).
 * Idempotent: importing the same file twice adds and updates nothing the second time.
@@ -40,6 +41,7 @@ from newsletter.models import Agency, Subscriber, SubscriberStatus, Suppression
 from newsletter.subscribers.addresses import AddressError, AgencyDomains, parse_address
 from newsletter.subscribers.csvfile import (
     COLUMNS,
+    MAX_FILE_BYTES,
     ImportFileError,
     open_csv,
     parse_audiences,
@@ -48,6 +50,7 @@ from newsletter.subscribers.csvfile import (
     shorten,
     unguard,
 )
+from newsletter.subscribers.fields import FieldError, clean_name
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +197,16 @@ class _Importer:
                 report.reject(line, "no agency: fill the agency column or pass --agency", raw_email)
                 return None
             agency = found
+        try:
+            name = clean_name(cell("name") or parsed.display_name)
+        except FieldError as exc:
+            report.reject(line, str(exc), raw_email)
+            return None
         return _Row(
             line=line,
             email=parsed.email,
             address_hash=parsed.address_hash,
-            name=cell("name") or parsed.display_name,
+            name=name,
             agency=agency,
             audiences=audiences,
             raw_email=raw_email,
@@ -357,14 +365,16 @@ def import_csv(
     dry_run: bool = False,
     chunk_size: int = CHUNK_SIZE,
     on_progress: ProgressCallback | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import a subscriber CSV inside the caller's transaction (see the module docstring).
 
     ``consent_source`` and ``now`` are recorded as the consent of every added subscriber.
     ``default_agency`` fills rows whose agency cell is empty (else the domain's agency, if
     only one agency claims it). With ``dry_run`` nothing is written; the report says what an
-    import would do. Raises ImportFileError when the file as a whole is unusable: the caller
-    must then roll back.
+    import would do. Raises ImportFileError when the file as a whole is unusable (among other
+    things, longer than ``max_bytes``, or a line or quoted field without end: limits are
+    enforced while reading): the caller must then roll back.
     """
     report = ImportReport(dry_run=dry_run)
     importer = _Importer(
@@ -376,7 +386,7 @@ def import_csv(
     )
     raw = open_csv(source)
     try:
-        rows_in = records(raw)
+        rows_in = records(raw, max_bytes=max_bytes)
         header = next(rows_in, None)
         if header is None:
             raise ImportFileError(f"the file is empty; expected a header row {','.join(COLUMNS)}")
