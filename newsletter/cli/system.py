@@ -82,12 +82,11 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port to listen on."),
     ) -> None:
         """Serve the web app: tracking, unsubscribe, archive, webhooks, admin."""
-        import uvicorn
-
+        from newsletter.cli.serving import serve_app
         from newsletter.web.app import create_app
 
         settings = load_settings()
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        serve_app(create_app(settings), host=host, port=port)
 
     @app.command()
     def run(
@@ -95,8 +94,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port to listen on."),
     ) -> None:
         """Everything in one process on the embedded default (SQLite, outbox, scheduler)."""
-        import uvicorn
-
+        from newsletter.cli.serving import serve_app
         from newsletter.web.app import create_app
 
         settings = load_settings()
@@ -125,7 +123,9 @@ def register(app: typer.Typer) -> None:
         scheduler = SchedulerService(settings)
         scheduler.start_in_thread()
         try:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+            serve_app(create_app(settings), host=host, port=port)
         finally:
-            scheduler.stop_thread()
+            # A send the scheduler started stops after its batch in flight (serve_app has
+            # asked it to); what remains is resumed by the next run.
+            scheduler.stop_thread(timeout=4.0)
             scheduler.engine.dispose()

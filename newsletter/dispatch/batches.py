@@ -31,6 +31,7 @@ from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.dispatch import ledger, messages
 from newsletter.dispatch.deliver import Delivered, RetryPolicy, Sleep, deliver
+from newsletter.dispatch.shutdown import request_shutdown, shutdown_requested
 from newsletter.dispatch.summary import Progress, SendSummary
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Batch, Transport
@@ -205,24 +206,30 @@ def _record(
 
 @contextmanager
 def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[None]:
-    """In the main thread, the first Ctrl-C asks the send to stop once the batch in flight is
-    recorded (no row is left "unknown" by an operator's pause); a second one interrupts at
-    once, as usual. Elsewhere (a scheduler thread) signals are not ours to handle."""
+    """In the main thread, the first Ctrl-C (or SIGTERM, as a service manager sends) asks the
+    send to stop once the batch in flight is recorded (no row is left "unknown" by an
+    operator's pause), and ends any wait between retries; a second one interrupts at once, as
+    usual. Elsewhere (a scheduler thread) signals are not ours to handle: the process's own
+    handler calls :func:`~newsletter.dispatch.shutdown.request_shutdown` instead."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def first_ctrl_c(signum: int, frame: FrameType | None) -> None:
-        log.warning("stopping after the batch in flight (press Ctrl-C again to abort now)")
+    def first_signal(signum: int, frame: FrameType | None) -> None:
+        log.warning("stopping after the batch in flight (signal again to abort now)")
         interrupted.set()
-        signal.signal(signal.SIGINT, previous)
+        request_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    signal.signal(signal.SIGINT, first_ctrl_c)
+    for sig in previous:
+        signal.signal(sig, first_signal)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
@@ -333,10 +340,11 @@ def run_batches(
                         "stopped by a person after the batch in flight was recorded; "
                         "it stays stopped until a person resumes it"
                     )
-                if interrupted.is_set() and summary.stopped is None:
+                if (interrupted.is_set() or shutdown_requested()) and summary.stopped is None:
                     summary.stopped = (
-                        "interrupted by the operator after the batch in flight was recorded; "
-                        f"run `newsletter bulletin send {bulletin.month}` to resume"
+                        "interrupted (the operator or a stopping process) after the batch in "
+                        "flight was recorded; run "
+                        f"`newsletter bulletin send {bulletin.month}` to resume"
                     )
                 if page is None or summary.stopped is not None:
                     break
@@ -356,7 +364,13 @@ def run_batches(
                 page = pages.next()
                 continue
             future = worker.submit(
-                deliver, transport, batch, policy=policy, clock=clock, sleep=sleep
+                deliver,
+                transport,
+                batch,
+                policy=policy,
+                clock=clock,
+                sleep=sleep,
+                stopping=lambda: interrupted.is_set() or shutdown_requested(),
             )
             variant = page.variant
             page = pages.next()  # overlaps with the transport's network wait

@@ -40,6 +40,7 @@ from sqlalchemy import Engine, inspect, select
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings, get_settings
 from newsletter.db import engine_from_settings, make_engine, migrate
+from newsletter.dispatch.shutdown import request_shutdown
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
 from newsletter.schedule.deps import Deps, default_deps
@@ -343,10 +344,12 @@ def main() -> None:
     service = SchedulerService(settings, blocking=True)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
+        log.info("signal %d: stopping (a send in progress stops after its batch in flight)", signum)
+        request_shutdown()
         service.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     service.run()
+    service.join_sends(timeout=8.0)
     service.engine.dispose()
