@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 from sqlmodel import Session, select
 
 from newsletter.models import Agency
-from newsletter.yamllimits import size_problem, yaml_problem
+from newsletter.yamllimits import YamlLimitExceeded, check_size, load_within_limits
 
 
 class AgencyFileError(ValueError):
@@ -27,15 +27,11 @@ def read_agencies(path: Path) -> list[AgencyDef]:
     """Parse agencies.yaml: a list of {slug, name, domains}."""
     try:
         raw = path.read_bytes()
-        refused = size_problem(raw)
-        text = raw.decode("utf-8")
-        refused = refused or yaml_problem(text)
-        if refused is not None:
-            where = f"{path}:{refused.line}" if refused.line else str(path)
-            raise AgencyFileError(f"{where}: {refused.message}")
-        data = YAML(typ="safe").load(text)
-    except AgencyFileError:
-        raise
+        check_size(raw)
+        data = load_within_limits(YAML(typ="safe"), raw.decode("utf-8"))
+    except YamlLimitExceeded as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise AgencyFileError(f"{where}: {exc.message}") from None
     except FileNotFoundError as exc:
         raise AgencyFileError(f"{path}: no such file") from exc
     except Exception as exc:

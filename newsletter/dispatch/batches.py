@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.dispatch import ledger, messages
 from newsletter.dispatch.deliver import Delivered, RetryPolicy, Sleep, deliver
-from newsletter.dispatch.shutdown import request_shutdown, shutdown_requested
+from newsletter.dispatch.shutdown import pause, shutdown_requested
 from newsletter.dispatch.summary import Progress, SendSummary
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Batch, Transport
@@ -210,7 +211,8 @@ def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[Non
     send to stop once the batch in flight is recorded (no row is left "unknown" by an
     operator's pause), and ends any wait between retries; a second one interrupts at once, as
     usual. Elsewhere (a scheduler thread) signals are not ours to handle: the process's own
-    handler calls :func:`~newsletter.dispatch.shutdown.request_shutdown` instead."""
+    handler calls :func:`~newsletter.dispatch.shutdown.request_shutdown` instead. (This
+    handler does not: it stops this send only, not the process.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -219,7 +221,6 @@ def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[Non
     def first_signal(signum: int, frame: FrameType | None) -> None:
         log.warning("stopping after the batch in flight (signal again to abort now)")
         interrupted.set()
-        request_shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -230,6 +231,23 @@ def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _interruptible(sleep: Sleep, stopping: Callable[[], bool], wake: threading.Event) -> Sleep:
+    """The default wait between retries (:func:`~newsletter.dispatch.shutdown.pause`), made
+    to end as soon as this send is asked to stop; an injected ``sleep`` (tests) is kept."""
+    if sleep is not pause:
+        return sleep
+
+    def wait(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not stopping():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            wake.wait(min(left, 0.25))
+
+    return wait
 
 
 @contextmanager
@@ -316,6 +334,11 @@ def run_batches(
     page = pages.next()
     previous: tuple[Delivered, int] | None = None
     interrupted = threading.Event()
+
+    def stopping() -> bool:
+        return interrupted.is_set() or shutdown_requested()
+
+    waiting = _interruptible(sleep, stopping, interrupted)
     with (
         _ctrl_c_stops_after_this_batch(interrupted),
         _short_switch_interval(),
@@ -340,11 +363,11 @@ def run_batches(
                         "stopped by a person after the batch in flight was recorded; "
                         "it stays stopped until a person resumes it"
                     )
-                if (interrupted.is_set() or shutdown_requested()) and summary.stopped is None:
+                if stopping() and summary.stopped is None:
+                    who = "the operator" if interrupted.is_set() else "the process stopping"
                     summary.stopped = (
-                        "interrupted (the operator or a stopping process) after the batch in "
-                        "flight was recorded; run "
-                        f"`newsletter bulletin send {bulletin.month}` to resume"
+                        f"interrupted by {who} after the batch in flight was recorded; "
+                        f"run `newsletter bulletin send {bulletin.month}` to resume"
                     )
                 if page is None or summary.stopped is not None:
                     break
@@ -369,8 +392,8 @@ def run_batches(
                 batch,
                 policy=policy,
                 clock=clock,
-                sleep=sleep,
-                stopping=lambda: interrupted.is_set() or shutdown_requested(),
+                sleep=waiting,
+                stopping=stopping,
             )
             variant = page.variant
             page = pages.next()  # overlaps with the transport's network wait

@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from newsletter.plan.model import PlanError
-from newsletter.yamllimits import size_problem, yaml_problem
+from newsletter.yamllimits import YamlLimitExceeded, check_size, load_within_limits
 
 Loc = Sequence[str | int]
 
@@ -27,18 +27,18 @@ def read_yaml(data: bytes, display: str) -> tuple[CommentedMap | None, list[Plan
     Limits (:mod:`newsletter.yamllimits`: size, depth, what aliases expand to) are checked
     before anything is built from the file.
     """
-    too_big = size_problem(data)
-    if too_big is not None:
-        return None, [PlanError(display, too_big.line, "", too_big.message)]
+    try:
+        check_size(data)
+    except YamlLimitExceeded as exc:
+        return None, [PlanError(display, exc.line, "", exc.message)]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None, [PlanError(display, None, "", "is not UTF-8 text; save it as UTF-8")]
-    refused = yaml_problem(text)
-    if refused is not None:
-        return None, [PlanError(display, refused.line, "", refused.message)]
     try:
-        doc = YAML(typ="rt").load(text)
+        doc = load_within_limits(YAML(typ="rt"), text)
+    except YamlLimitExceeded as exc:
+        return None, [PlanError(display, exc.line, "", exc.message)]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -89,8 +89,14 @@ def test_an_ordinary_alias_is_still_allowed(plan_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "nesting",
-    ["[" * 100_000, "[ " * 40 + "]" * 40, "".join(f"{'  ' * i}- \n" for i in range(1, 60))],
-    ids=["100k-brackets", "40-brackets", "60-block-levels"],
+    [
+        "[" * 100_000,
+        "[ " * 40 + "]" * 40,
+        "  " + "[a, " * 100_000,
+        "".join(f"{'  ' * i}- \n" for i in range(1, 60)),
+        "".join(f"{'  ' * i}- \n" for i in range(1, 600)),
+    ],
+    ids=["100k-brackets", "40-brackets", "100k-interleaved", "60-block-levels", "600-levels"],
 )
 def test_deep_nesting_is_refused_with_a_plain_message(plan_dir: Path, nesting: str) -> None:
     (plan_dir / THEME).write_text(f"month: 2026-07\nintro:\n{nesting}\n", encoding="utf-8")

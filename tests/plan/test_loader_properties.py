@@ -81,7 +81,7 @@ def assert_sound(result: LoadResult) -> None:
         assert url_problem(item.url) is None
 
 
-@settings(max_examples=150)
+@settings(max_examples=60)
 @given(THEME_TEXT)
 def test_any_theme_text_is_a_plan_or_clear_errors(text: str) -> None:
     assert_sound(check(text.encode("utf-8", "surrogatepass")))
@@ -95,7 +95,7 @@ def test_any_bytes_are_a_plan_or_clear_errors(data: bytes) -> None:
 FIELDS = st.sampled_from(["title", "subject", "preheader", "intro"])
 
 
-@settings(max_examples=150)
+@settings(max_examples=60)
 @given(FIELDS, st.text(max_size=60))
 def test_any_value_in_a_valid_theme_is_accepted_only_when_safe(field: str, value: str) -> None:
     # JSON strings are YAML double-quoted strings: the value arrives exactly as generated.
