@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from newsletter.textcheck import control_problem
 
 TransportName = Literal["outbox", "smtp", "sendgrid"]
 TrackingMode = Literal["individual", "agency", "off"]
+UnknownDomains = Literal["other", "refuse"]
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "test"}
 
@@ -74,6 +77,13 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=5, ge=1)
     send_max_wait: float = Field(default=300.0, ge=0)
     unsubscribe_mailto: str | None = None
+    # Bounces when sending over SMTP: the IMAP mailbox the scheduler reads for delivery status
+    # notifications (newsletter.tracking.bounce_mailbox), and how often (seconds).
+    bounce_mailbox: SecretStr | None = None
+    bounce_check_seconds: int = Field(default=300, ge=10)
+    # Public sign-up (/subscribe): an address whose domain no agency lists joins "other", or
+    # is refused.
+    signup_unknown_domains: UnknownDomains = "other"
 
     # Branding of the email template (templates/ reads these through the render context).
     partnership_name: str = "Safeguarding People Partnership"
@@ -89,6 +99,16 @@ class Settings(BaseSettings):
     def _split_approvers(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("from_address", "reply_to", "unsubscribe_mailto", "partnership_name")
+    @classmethod
+    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # These go into every message's headers (From, Reply-To, List-Unsubscribe) or its
+        # subject line: a line break here would add a header to every message sent.
+        problem = control_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"NEWSLETTER_{str(info.field_name).upper()} {problem}")
         return value
 
     @field_validator("public_base_url")

@@ -4,8 +4,9 @@ The public names are re-exported here; the implementation lives in private-by-co
 modules, one concept each: ``addresses`` (normalisation and agency domains), ``csvfile``
 (reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
 (unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
-``sample`` (the demo's data), ``fields`` (the rules for a subscriber's own fields, called by
-every way in: import, sign-up, sync, API).
+``sync`` (an agency's complete list, with leavers), ``suppressions`` (another tool's
+opt-outs), ``sample`` (the demo's data), ``fields`` (the rules for a subscriber's own fields,
+called by every way in: import, sign-up, sync, API).
 """
 
 from newsletter.subscribers.access import (
@@ -41,9 +42,12 @@ from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audie
 from newsletter.subscribers.fields import NAME_MAX, FieldError, clean_name
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
+from newsletter.subscribers.suppressions import SuppressionReport, import_suppressions
+from newsletter.subscribers.sync import DEFAULT_MAX_LEAVERS, SyncReport, sync_csv
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
     "NAME_MAX",
     "AddressError",
@@ -57,6 +61,8 @@ __all__ = [
     "RowIssue",
     "SubjectAccess",
     "SubscriberError",
+    "SuppressionReport",
+    "SyncReport",
     "audiences_text",
     "clean_name",
     "erase",
@@ -64,6 +70,7 @@ __all__ = [
     "find_by_email",
     "find_by_token",
     "import_csv",
+    "import_suppressions",
     "iter_subscribers",
     "load_sample",
     "new_token",
@@ -75,5 +82,6 @@ __all__ = [
     "stop_sending",
     "subject_access",
     "suppress",
+    "sync_csv",
     "unsubscribe",
 ]

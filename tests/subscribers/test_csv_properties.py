@@ -86,7 +86,7 @@ def judge(session: Session, data: bytes) -> None:
         return
     assert isinstance(report, ImportReport)
     assert report.rows == (
-        report.added + report.updated + report.unchanged + report.left + report.rejected
+        report.added + report.updated + report.unchanged + report.kept_out + report.rejected
     )
     assert len(stored) == report.added
     for subscriber in stored:
