@@ -9,8 +9,7 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import admin, archive, health, signup, tracking, webhooks
-from newsletter.web.subscriptions import router as subscriptions_router
+from newsletter.web import admin, archive, health, signup, subscriptions, tracking, webhooks
 
 
 def create_app(
@@ -32,7 +31,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(archive.router)
     admin.install(app, settings)
-    app.include_router(subscriptions_router)
+    subscriptions.install(app)
     app.include_router(signup.router)
     tracking.install(app)
     app.include_router(webhooks.router)

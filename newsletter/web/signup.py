@@ -28,17 +28,19 @@ from fastapi.responses import HTMLResponse
 
 from newsletter.config import Settings
 from newsletter.models import Agency
-from newsletter.subscribers.addresses import AddressError, parse_address
-from newsletter.subscribers.fields import FieldError, clean_name
-from newsletter.subscribers.signup import (
+from newsletter.subscribers import (
     CONFIRM_WITHIN,
+    AddressError,
     ConfirmState,
+    FieldError,
     SignupRefused,
     SignupRequest,
     agency_choice,
     check_token,
+    clean_name,
     confirm_signup,
     consent_wording,
+    parse_address,
     request_signup,
 )
 from newsletter.transports import Batch, Outcome, Recipient, TransportError, make_transport
