@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from newsletter.dispatch.shutdown import request_shutdown
+from newsletter.dispatch import request_shutdown
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from sqlalchemy import Engine, inspect, select
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings, get_settings
 from newsletter.db import engine_from_settings, make_engine, migrate, session_scope
-from newsletter.dispatch.shutdown import request_shutdown
+from newsletter.dispatch import request_shutdown
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
 from newsletter.schedule.deps import Deps

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -106,10 +107,23 @@ def verify_signature(
         return False
 
 
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
 def parse_events(raw: bytes) -> list[dict[str, Any]]:
     """The events of a webhook body; :class:`MalformedEvents` unless a JSON array of objects."""
     try:
-        data = json.loads(raw)
+        # NaN, Infinity and numbers too large for a float are not JSON (RFC 8259), though
+        # Python's parser takes them; a database's JSON column refuses them at insert time.
+        data = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedEvents(f"not JSON: {exc}") from exc
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):

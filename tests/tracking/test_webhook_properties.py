@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
@@ -19,7 +20,7 @@ JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
@@ -63,6 +64,13 @@ def test_any_body_is_events_or_a_clear_refusal(raw: bytes) -> None:
         return
     assert isinstance(events, list)
     assert all(isinstance(event, dict) for event in events)
+
+
+@given(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e400"]))
+def test_numbers_json_does_not_have_are_refused(number: str) -> None:
+    body = f'[{{"event": "open", "timestamp": {number}}}]'.encode()
+    with pytest.raises(MalformedEvents, match="not JSON"):
+        parse_events(body)
 
 
 @given(st.lists(EVENT, max_size=5))
