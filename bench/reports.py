@@ -60,8 +60,10 @@ def _load_base(db: sqlite3.Connection) -> None:
     )
     db.executemany(
         "INSERT INTO subscriber (id, email, address_hash, name, agency, serves_children,"
-        " serves_adults, status, token, consent_source, created_at, updated_at)"
-        " VALUES (?, ?, NULL, '', ?, 1, 0, 'active', ?, 'bench', ?, ?)",
+        " serves_adults, status, token, source, lawful_basis, consent_source, consent_wording,"
+        " created_at, updated_at)"
+        " VALUES (?, ?, NULL, '', ?, 1, 0, 'active', ?, 'import', 'public_task', 'bench', '',"
+        " ?, ?)",
         (
             (i, f"p{i}@example.org", AGENCIES[i % len(AGENCIES)], f"t{i}", NOW, NOW)
             for i in range(1, SUBSCRIBERS + 1)

@@ -41,6 +41,8 @@ from newsletter.subscribers.changes import (
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
 from newsletter.subscribers.fields import NAME_MAX, FieldError, clean_name
+from newsletter.subscribers.health import STATUSES as LIST_STATUSES
+from newsletter.subscribers.health import AgencyHealth, ListHealth, list_health
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
 from newsletter.subscribers.signup import (
@@ -62,14 +64,17 @@ __all__ = [
     "CONFIRM_WITHIN",
     "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
+    "LIST_STATUSES",
     "NAME_MAX",
     "AddressError",
     "AgencyDomains",
+    "AgencyHealth",
     "ConfirmState",
     "DeliveryRecord",
     "FieldError",
     "ImportFileError",
     "ImportReport",
+    "ListHealth",
     "ParsedAddress",
     "Preferences",
     "RowIssue",
@@ -92,6 +97,7 @@ __all__ = [
     "import_csv",
     "import_suppressions",
     "iter_subscribers",
+    "list_health",
     "load_sample",
     "new_token",
     "normalise_email",
