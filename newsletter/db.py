@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from newsletter.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+READ_ONLY = "newsletter_read_only"  # execution option: this transaction only reads
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -56,7 +57,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction (read_session) takes no write lock: WAL readers never wait
+        # for the writer nor make it wait, so reports and import checks run beside clicks.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine_from_settings(settings: Settings) -> Engine:
@@ -73,6 +79,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reading only: on SQLite its transactions never take the write lock.
+
+    Anything it writes (other than temporary tables) fails on SQLite once another connection
+    writes, so use it for computing, checking and staging, never for the writes themselves.
+    """
+    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as s:
+        try:
+            yield s
+        finally:
+            s.rollback()
 
 
 def alembic_config(url: str) -> Any:

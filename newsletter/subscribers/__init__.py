@@ -37,7 +37,7 @@ from newsletter.subscribers.changes import (
     unsubscribe,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
-from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
+from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv, import_file
 from newsletter.subscribers.sample import load_sample
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "find_by_email",
     "find_by_token",
     "import_csv",
+    "import_file",
     "iter_subscribers",
     "load_sample",
     "new_token",

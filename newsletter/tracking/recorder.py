@@ -13,6 +13,10 @@ Contract:
 * Handing over never blocks on the database; the wait ends with None once committed, or with
   the exception that prevented it (a batch that fails is retried record by record, so one bad
   record cannot take its neighbours down with it).
+* A busy or unreachable database never loses an event: the batch is retried, with a growing
+  pause, for up to ``patience`` seconds (default ten minutes); records arriving meanwhile
+  queue behind it. Only after that, or once the recorder is closing and the database is still down
+  after ``close``'s timeout, is the batch given up and logged as lost.
 * :meth:`Recorder.close` stops accepting records, flushes everything already submitted, and
   joins the thread (the web app calls it on shutdown). A record submitted after close raises
   :class:`RecorderClosed`.
@@ -28,6 +32,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,7 +41,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, and_, bindparam, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col
 
 from newsletter.models import Event, EventSource, EventType, utcnow
@@ -117,11 +122,14 @@ class Recorder:
         max_delay: float = 0.002,
         max_batch: int = 1000,
         name: str = "event-recorder",
+        patience: float = 600.0,
     ) -> None:
         self._engine = engine
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._name = name
+        self._patience = patience
+        self._closing_deadline: float | None = None
         self._queue: queue.SimpleQueue[_Ticket | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -180,6 +188,8 @@ class Recorder:
                 thread = self._thread
                 if thread is not None:
                     self._queue.put(None)
+                if timeout is not None:
+                    self._closing_deadline = time.monotonic() + timeout
         if thread is not None:
             thread.join(timeout)
 
@@ -251,7 +261,7 @@ class Recorder:
         records = [record for ticket in batch for record in ticket.records]
         errors: list[BaseException | None]
         try:
-            self._write(records)
+            self._write_patiently(records)
             errors = [None] * len(records)
         except IntegrityError as exc:
             if len(records) == 1:
@@ -275,6 +285,39 @@ class Recorder:
             except Exception:  # a waiter's callback must not stop the writer
                 log.exception("acknowledging recorded events failed")
             start = end
+
+    def _write_patiently(self, records: list[EventRecord]) -> None:
+        """Write, retrying while the database is busy or unreachable (see the contract)."""
+        started = time.monotonic()
+        pause = 0.01
+        attempt = 0
+        while True:
+            try:
+                self._write(records)
+                if attempt:
+                    log.warning(
+                        "%d events committed after %d retries (%.1f s)",
+                        len(records),
+                        attempt,
+                        time.monotonic() - started,
+                    )
+                return
+            except OperationalError as exc:
+                attempt += 1
+                deadline = started + self._patience
+                if self._closing_deadline is not None:
+                    deadline = min(deadline, self._closing_deadline)
+                if time.monotonic() + pause > deadline:
+                    log.error("%d events LOST after %d attempts: %s", len(records), attempt, exc)
+                    raise
+                if attempt == 1:
+                    log.warning(
+                        "the database is busy (%s); keeping %d events and retrying",
+                        exc.orig,
+                        len(records),
+                    )
+                time.sleep(pause)  # back off: the database is busy or away, not the data wrong
+                pause = min(pause * 2, 1.0)
 
     def _write_one(self, record: EventRecord) -> BaseException | None:
         try:
