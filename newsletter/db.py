@@ -8,12 +8,14 @@ front instead of failing half-way with SQLITE_BUSY.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -104,13 +106,65 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the migration head this code expects."""
+
+
+# Advisory lock key of migrations (PostgreSQL): "nlmigrat" as a positive 64-bit integer.
+_MIGRATION_LOCK = int.from_bytes(b"nlmigrat", "big")
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """One migration at a time per database, however many hosts run ``newsletter migrate``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = make_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+        finally:
+            engine.dispose()
+        return
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a migration another process is running
+        yield
+    finally:
+        os.close(fd)
+
+
 def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (default: the newest) with Alembic."""
+    """Bring the database at ``url`` to ``revision`` (default: the newest) with Alembic.
+
+    Serialised per database (an advisory lock on PostgreSQL, a lock file beside SQLite's
+    file): a second process migrating at the same time waits, then finds nothing to do.
+    """
     from alembic import command
 
     import newsletter.models  # noqa: F401  (register every table on SQLModel.metadata)
 
-    command.upgrade(alembic_config(url), revision)
+    with _migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -118,6 +172,30 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_schema(url: str) -> None:
+    """Make sure the database at ``url`` has the schema this code expects, before serving.
+
+    The embedded default (SQLite) migrates itself: one host, migrations serialised by a lock
+    file. PostgreSQL is never migrated by a process starting up (several web workers and
+    schedulers start together on several hosts): only ``newsletter migrate`` (or ``init``)
+    migrates it, at deploy time; here a database behind the code raises SchemaNotCurrent.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        migrate(url)
+        return
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"the database is at migration {current or 'none (empty)'} but this version needs "
+            f"{head}: run `newsletter migrate` (or `newsletter init`) once before starting"
+        )
 
 
 def dialect_insert(engine_or_session: Engine | Session, table: Any) -> Any:

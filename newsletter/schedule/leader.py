@@ -159,3 +159,39 @@ def leadership_for(settings: Settings) -> Leadership:
             return FileLeadership(Path(db).resolve().with_name(Path(db).name + ".scheduler.lock"))
         return FileLeadership(settings.data_dir.resolve() / "scheduler.lock")
     raise NotImplementedError(f"no scheduler leadership for {parsed.get_backend_name()}")
+
+
+def leader_present(settings: Settings) -> bool:
+    """Whether some scheduler process holds the leadership lock now (for monitoring)."""
+    url = settings.resolved_database_url
+    leadership = leadership_for(settings)
+    if isinstance(leadership, PostgresLeadership):
+        engine = make_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                held = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND (classid::bigint << 32) | objid::bigint = :k "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    ),
+                    {"k": leadership.key},
+                ).scalar()
+        finally:
+            engine.dispose()
+        return bool(held)
+    assert isinstance(leadership, FileLeadership)
+    if not leadership.path.exists():
+        return False
+    # A shared lock is refused while the leader holds its exclusive one; taking it for an
+    # instant never stops a standby for longer than one of its tries.
+    fd = os.open(leadership.path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)

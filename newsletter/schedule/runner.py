@@ -39,7 +39,7 @@ from sqlalchemy import Engine, inspect, select
 
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings, get_settings
-from newsletter.db import engine_from_settings, make_engine, migrate
+from newsletter.db import engine_from_settings, ensure_schema, make_engine
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
 from newsletter.schedule.deps import Deps, default_deps
@@ -334,12 +334,12 @@ def stored_jobs(engine: Engine) -> list[tuple[str, datetime | None]]:
 
 def main() -> None:
     """``python scheduler.py``: the scheduler on its own, until SIGTERM or Ctrl-C."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from newsletter.logs import configure_logging
+
     settings = get_settings()
-    migrate(settings.resolved_database_url)
+    configure_logging(settings)
+    # SQLite (embedded) migrates itself; PostgreSQL must have been migrated at deploy time.
+    ensure_schema(settings.resolved_database_url)
     service = SchedulerService(settings, blocking=True)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

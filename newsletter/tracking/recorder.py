@@ -44,6 +44,7 @@ from sqlalchemy import Connection, Dialect, Engine, and_, bindparam, insert, upd
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col
 
+from newsletter import procmetrics
 from newsletter.models import Event, EventSource, EventType, utcnow
 from newsletter.reports.cache import note_events_changed
 
@@ -202,6 +203,7 @@ class Recorder:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
+            procmetrics.queued(len(ticket.records))  # before the writer can count it out
             self._queue.put(ticket)
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -260,6 +262,7 @@ class Recorder:
     def _flush(self, batch: list[_Ticket]) -> None:
         records = [record for ticket in batch for record in ticket.records]
         errors: list[BaseException | None]
+        started = time.perf_counter()
         try:
             self._write_patiently(records)
             errors = [None] * len(records)
@@ -277,6 +280,7 @@ class Recorder:
             # only multiply the wait (a locked SQLite file waits its busy timeout each time).
             log.error("recording %d events failed: %s", len(records), exc)
             errors = [exc] * len(records)
+        procmetrics.written(len(records), time.perf_counter() - started)
         start = 0
         for ticket in batch:
             end = start + len(ticket.records)

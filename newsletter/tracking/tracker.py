@@ -114,7 +114,7 @@ class Tracker:
         self.registry = registry or Registry(engine)
         self.recorder = recorder or Recorder(engine)
         self.rules = rules or MachineRules(rule_settings(settings))
-        self._key = settings.secret
+        self._key = settings.verification_keys  # current key first, then previous ones
         self._tokens: dict[str, TokenRef] = {}  # verified tokens only
         self._locations: dict[tuple[str, str, str], str] = {}  # with_utm, memoised
 

@@ -124,9 +124,18 @@ async def _save(tracker: Tracker, record: EventRecord | None) -> None:
     try:
         await asyncio.wait_for(asyncio.shield(tracker.recorder.record_async(record)), ANSWER_WITHIN)
     except TimeoutError:
-        log.warning("a %s event is still waiting for the database; answered first", record.type)
+        log.warning(
+            "a %s event is still waiting for the database; answered first",
+            record.type,
+            extra={"delivery_id": record.delivery_id, "bulletin_id": record.bulletin_id},
+        )
     except Exception as exc:
-        log.error("a %s event was not recorded: %s", record.type, exc)
+        log.error(
+            "a %s event was not recorded: %s",
+            record.type,
+            exc,
+            extra={"delivery_id": record.delivery_id, "bulletin_id": record.bulletin_id},
+        )
 
 
 class TrackingMiddleware:
