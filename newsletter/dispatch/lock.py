@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.dispatch.summary import SendInProgress
@@ -59,3 +59,40 @@ def send_lock(conn: Connection, *, bulletin_id: int, month: str) -> Iterator[Non
         yield
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def sender_alive(engine: Engine, *, bulletin_id: int) -> bool:
+    """Whether some process holds the send lock of ``bulletin_id`` now (a send is running).
+
+    A bulletin left ``sending`` with nobody holding its lock was being sent by a process that
+    died: the lock went with its database session (or its file descriptor). Probing never
+    blocks and never keeps the lock, so it cannot hold up a sender starting at that moment.
+    """
+    if engine.dialect.name == "postgresql":
+        key = _NAMESPACE + bulletin_id
+        with engine.connect() as conn:
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND (classid::bigint << 32) | objid::bigint = :k AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"k": key},
+            ).scalar()
+        return bool(held)
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return False
+    path = f"{database}.send-{bulletin_id}.lock"
+    if not os.path.exists(path):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # refused while a sender holds it
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
