@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from pathlib import Path
 
 import typer
 from sqlmodel import Session, func, select
@@ -70,6 +71,26 @@ def register(app: typer.Typer) -> None:
                 console.print(f"agencies: {len(definitions)} in the catalogue, {added} new")
             session.commit()
         engine.dispose()
+
+    @app.command()
+    def backup(
+        out: Path = typer.Argument(..., help="The backup file to write (must not exist)."),
+    ) -> None:
+        """Copy the embedded SQLite database while the service runs (SQLite's online backup).
+
+        On PostgreSQL use pg_dump (docs/operations.md).
+        """
+        from newsletter.backup import BackupError, backup_sqlite
+
+        settings = load_settings()
+        try:
+            result = backup_sqlite(settings.resolved_database_url, out)
+        except BackupError as exc:
+            fail(str(exc))
+        console.print(
+            f"backup written: {out} ({result.bytes:,} bytes, {result.subscribers} subscribers, "
+            f"{result.events} events; integrity check: ok)"
+        )
 
     @app.command()
     def migrate() -> None:
