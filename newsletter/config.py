@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     send_grace_hours: float = Field(default=6.0, ge=0)
     schedule_tick_seconds: int = Field(default=60, ge=1)  # how often the lifecycle tick runs
     report_min_count: int = 5
+    # Link check before approval (newsletter.assemble.linkcheck): seconds per request, and
+    # whether private, loopback and link-local targets may be fetched (never in production:
+    # editors supply the URLs and the server fetches them).
+    linkcheck_timeout: float = Field(default=10.0, gt=0)
+    linkcheck_allow_private: bool = False
 
     # Operations: log lines as text or JSON (newsletter.logs); the Bearer token /metrics wants
     # (no token: /metrics answers 404, so nothing is exposed by default).

@@ -162,3 +162,46 @@ def approve(
         session.commit()
     when = bulletin.send_at.strftime("%Y-%m-%d %H:%M UTC") if bulletin.send_at else "not set"
     console.print(f"bulletin {month} approved by {approver}; send slot {when}")
+
+
+@app.command("check-links")
+def check_links(
+    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    agency: str | None = typer.Option(
+        None, "--agency", "-a", help="Only the links of this agency's variant."
+    ),
+) -> None:
+    """Fetch every link target of MONTH's bulletin; exit 1 when any is broken."""
+    from newsletter.assemble.linkcheck import LinkStatus, bulletin_targets, check_targets
+
+    settings = load_settings()
+    with session_for(settings) as session:
+        bulletin = _bulletin(session, month)
+        assert bulletin.id is not None
+        links = bulletin_targets(session, bulletin.id, agency=agency)
+    if not links:
+        fail(f"bulletin {month} has no links to check" + (f" for {agency}" if agency else ""))
+    targets = list(dict.fromkeys(link.url for link in links))
+    console.print(f"checking {len(targets)} link targets of {month}…")
+    outcomes = check_targets(
+        targets,
+        allow_private=settings.linkcheck_allow_private,
+        timeout=settings.linkcheck_timeout,
+    )
+    where = {link.url: link for link in links}
+    # One line per target that needs attention (broken first), so a long URL never wraps a table.
+    for outcome in sorted(outcomes, key=lambda o: (not o.broken, o.url)):
+        if outcome.status is LinkStatus.ok:
+            continue
+        link = where[outcome.url]
+        label = "[bold red]BROKEN[/]" if outcome.broken else "[yellow]slow[/]"
+        item = link.catalogue_id or link.title or link.kind
+        console.print(
+            f"{label} {link.section} · {item}: {outcome.url} — {outcome.problem}", soft_wrap=True
+        )
+    broken = sum(outcome.broken for outcome in outcomes)
+    slow = sum(outcome.status is LinkStatus.slow for outcome in outcomes)
+    summary = f"{len(outcomes)} targets: {broken} broken, {slow} slow"
+    if broken:
+        fail(f"{summary}; fix the broken targets in the plan before approval")
+    console.print(summary)

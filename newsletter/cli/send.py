@@ -30,6 +30,7 @@ from newsletter.dispatch import (
     dry_run,
     send_bulletin,
     send_test_copies,
+    stop_send,
 )
 from newsletter.models import Bulletin, BulletinStatus
 from newsletter.transports import make_transport
@@ -157,6 +158,7 @@ def register(app: typer.Typer) -> None:
             "--retry-unknown",
             help="Resend deliveries whose outcome is unknown (they may arrive twice).",
         ),
+        resume: bool = typer.Option(False, "--resume", help="Resume a send that a person stopped."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
         now: bool = typer.Option(
             False, "--now", help="Send now even though its scheduled slot is still to come."
@@ -203,6 +205,7 @@ def register(app: typer.Typer) -> None:
                         transport=chosen,
                         clock=SystemClock(),
                         retry_unknown=retry_unknown,
+                        resume_stopped=resume,
                         progress=progress,
                     )
             except DispatchError as exc:
@@ -223,3 +226,24 @@ def register(app: typer.Typer) -> None:
                 fail(summary.stopped)
         finally:
             engine.dispose()
+
+    @app.command()
+    def stop(
+        month: str = typer.Argument(..., callback=month_arg, help="The month, YYYY-MM."),
+    ) -> None:
+        """Stop MONTH's send after its batch in flight; it stays stopped until resumed."""
+        settings = load_settings()
+        engine = open_engine(settings)
+        try:
+            with Session(engine) as session:
+                try:
+                    stop_send(session, month)
+                except DispatchError as exc:
+                    fail(str(exc))
+                session.commit()
+        finally:
+            engine.dispose()
+        console.print(
+            f"{month}'s send stops after the batch in flight. Resume it with "
+            f"`newsletter bulletin send {month} --resume`."
+        )

@@ -2,7 +2,7 @@
 
 from newsletter.dispatch.deliver import RetryPolicy
 from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
-from newsletter.dispatch.send import send_bulletin
+from newsletter.dispatch.send import send_bulletin, stop_send
 from newsletter.dispatch.summary import (
     AgencyCounts,
     DispatchError,
@@ -23,4 +23,5 @@ __all__ = [
     "dry_run",
     "send_bulletin",
     "send_test_copies",
+    "stop_send",
 ]

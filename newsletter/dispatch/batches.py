@@ -24,15 +24,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
-from sqlalchemy import Connection
-from sqlmodel import Session
+from sqlalchemy import Connection, select
+from sqlmodel import Session, col
 
 from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.dispatch import ledger, messages
 from newsletter.dispatch.deliver import Delivered, RetryPolicy, Sleep, deliver
 from newsletter.dispatch.summary import Progress, SendSummary
-from newsletter.models import Bulletin, DeliveryStatus, Variant
+from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Batch, Transport
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,13 @@ def _larger_sqlite_cache(conn: Connection) -> Iterator[None]:
         driver.execute(f"PRAGMA cache_size={int(previous)}")
 
 
+def _stopped_by_person(session: Session, bulletin_id: int) -> bool:
+    """Whether a person stopped this send (``newsletter bulletin stop`` or the staff app): read
+    before each claim, so the send ends after the batch in flight, on whichever host runs it."""
+    status = session.scalar(select(col(Bulletin.status)).where(col(Bulletin.id) == bulletin_id))
+    return status == BulletinStatus.stopped
+
+
 def run_batches(
     conn: Connection,
     settings: Settings,
@@ -321,6 +328,11 @@ def run_batches(
                         clock=clock,
                     )
                     previous = None
+                if summary.stopped is None and _stopped_by_person(session, bulletin.id):
+                    summary.stopped = (
+                        "stopped by a person after the batch in flight was recorded; "
+                        "it stays stopped until a person resumes it"
+                    )
                 if interrupted.is_set() and summary.stopped is None:
                     summary.stopped = (
                         "interrupted by the operator after the batch in flight was recorded; "

@@ -11,6 +11,8 @@ The order of things is the contract (save, then send):
    to the transport; its outcome is recorded when the transport answers.
 3. A send that must stop (bad credentials, provider down, too many failed batches) leaves the
    bulletin ``failed``, its untouched rows ``pending``: running the send again resumes it.
+   A person may stop a send (:func:`stop_send`): it ends after the batch in flight and stays
+   ``stopped``; only a person resumes it (``resume_stopped=True``), never the scheduler.
    Otherwise the bulletin becomes ``sent``.
 """
 
@@ -76,7 +78,21 @@ class _Start:
     nothing_to_do: bool = False
 
 
-def _start(conn: Connection, month: str, *, clock: Clock, retry_unknown: bool) -> _Start:
+def stop_send(session: Session, month: str) -> Bulletin:
+    """Stop ``month``'s send after its batch in flight (the sender reads the status before each
+    claim, whichever process or host it runs in). Raises :class:`DispatchError` unless sending."""
+    bulletin = load_bulletin(session, month)
+    try:
+        return transition(session, bulletin, BulletinStatus.stopped)
+    except TransitionError as exc:
+        raise DispatchError(
+            f"bulletin {month} is {bulletin.status}; only a send can be stopped"
+        ) from exc
+
+
+def _start(
+    conn: Connection, month: str, *, clock: Clock, retry_unknown: bool, resume_stopped: bool
+) -> _Start:
     with transaction(conn) as session:
         bulletin = load_bulletin(session, month)
         assert bulletin.id is not None
@@ -84,7 +100,12 @@ def _start(conn: Connection, month: str, *, clock: Clock, retry_unknown: bool) -
         variants = _variants(session, bulletin.id)
         if not variants:
             raise DispatchError(f"bulletin {month} has no variants; build it first")
-        if status not in _FIRST_START | _RESTART | {BulletinStatus.sending}:
+        if status is BulletinStatus.stopped and not resume_stopped:
+            raise DispatchError(
+                f"bulletin {month} was stopped by a person; only a person resumes it "
+                f"(newsletter bulletin send {month} --resume, or the bulletin's page)"
+            )
+        if status not in _FIRST_START | _RESTART | {BulletinStatus.sending, BulletinStatus.stopped}:
             raise DispatchError(
                 f"bulletin {month} is {status}; only an approved bulletin can be sent"
             )
@@ -136,6 +157,7 @@ def send_bulletin(
     transport: Transport,
     clock: Clock,
     retry_unknown: bool = False,
+    resume_stopped: bool = False,
     progress: Progress | None = None,
     sleep: Sleep | None = None,
     policy: RetryPolicy | None = None,
@@ -145,7 +167,8 @@ def send_bulletin(
     Raises :class:`DispatchError` when the send cannot start. Problems during the send do not
     raise: they are in the summary (``stopped``, ``errors``) and the ledger. ``sleep`` waits
     between retries (tests inject one that moves a fake clock); ``policy`` defaults to the
-    settings' attempts and longest wait.
+    settings' attempts and longest wait. A ``stopped`` send resumes only with
+    ``resume_stopped`` (a person asked for it).
     """
     sleep = sleep or time.sleep
     policy = policy or RetryPolicy(
@@ -166,6 +189,7 @@ def send_bulletin(
                 transport=transport,
                 clock=clock,
                 retry_unknown=retry_unknown,
+                resume_stopped=resume_stopped,
                 progress=progress,
                 sleep=sleep,
                 policy=policy,
@@ -180,11 +204,14 @@ def _send_locked(
     transport: Transport,
     clock: Clock,
     retry_unknown: bool,
+    resume_stopped: bool,
     progress: Progress | None,
     sleep: Sleep,
     policy: RetryPolicy,
 ) -> SendSummary:
-    start = _start(conn, month, clock=clock, retry_unknown=retry_unknown)
+    start = _start(
+        conn, month, clock=clock, retry_unknown=retry_unknown, resume_stopped=resume_stopped
+    )
     bulletin = start.bulletin
     assert bulletin.id is not None
     summary = SendSummary(
@@ -216,7 +243,9 @@ def _send_locked(
     with transaction(conn) as session:
         fresh = session.get(Bulletin, bulletin.id)
         assert fresh is not None
-        if summary.stopped is not None:
+        if fresh.status == BulletinStatus.stopped:
+            pass  # a person stopped it: it stays stopped, whatever else happened
+        elif summary.stopped is not None:
             if progress is not None:
                 progress.note(summary.stopped)
             transition(session, fresh, BulletinStatus.failed)

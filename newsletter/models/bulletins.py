@@ -21,6 +21,8 @@ class BulletinStatus(StrEnum):
     cancelled = "cancelled"
     failed = "failed"
     missed = "missed"
+    # A person stopped the send after its batch in flight; only a person resumes it.
+    stopped = "stopped"
 
 
 # The one place that says which status may follow which. Every write goes through
@@ -52,8 +54,14 @@ TRANSITIONS: dict[BulletinStatus, frozenset[BulletinStatus]] = {
         }
     ),
     BulletinStatus.sending: frozenset(
-        {BulletinStatus.sent, BulletinStatus.failed, BulletinStatus.sending}
+        {
+            BulletinStatus.sent,
+            BulletinStatus.failed,
+            BulletinStatus.sending,
+            BulletinStatus.stopped,
+        }
     ),
+    BulletinStatus.stopped: frozenset({BulletinStatus.sending, BulletinStatus.cancelled}),
     BulletinStatus.sent: frozenset({BulletinStatus.sending}),  # --retry-unknown reopens a send
     BulletinStatus.failed: frozenset({BulletinStatus.sending, BulletinStatus.cancelled}),
     BulletinStatus.missed: frozenset(

@@ -434,6 +434,9 @@ class Lifecycle:
         with Session(self.engine) as session:
             row = session.get(Bulletin, bulletin.id)
             status = row.status if row is not None else None
+        if status == BulletinStatus.stopped:
+            log.info("%s: a person stopped the send; it waits for a person to resume it", tl.month)
+            return
         if status != BulletinStatus.sent:
             # Dispatch reports trouble in its summary (and a ``failed`` status), not by raising.
             log.error("%s: the scheduled send stopped (%s): %s", tl.month, status, summary)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.clock import Clock, FakeClock
 from newsletter.config import Settings
-from newsletter.dispatch import send_bulletin
+from newsletter.dispatch import send_bulletin, stop_send
 from newsletter.dispatch.lock import send_lock, sender_alive
 from newsletter.models import Bulletin, BulletinStatus, Delivery, ScheduleAction
 from newsletter.schedule.deps import Deps
@@ -162,12 +162,12 @@ def test_a_send_a_person_stopped_stays_stopped(
     seed(session)
     clock = FakeClock(SLOT + timedelta(minutes=1))
     die_mid_send(engine, settings, clock, survive=1)
-    with Session(engine) as s:  # then a person stopped it: Ctrl-C on a resumed send leaves this
-        s.execute(update(Bulletin).values(status=BulletinStatus.failed))
+    with Session(engine) as s:  # `bulletin stop` while nobody was sending any more
+        stop_send(s, MONTH)
         s.commit()
     fleet = Fleet(engine, settings, clock)
     assert fleet.life.tick().done == []
-    assert status_of(engine, MONTH) == BulletinStatus.failed
+    assert status_of(engine, MONTH) == BulletinStatus.stopped
     assert fleet.outbox.sent == []
 
 
