@@ -340,7 +340,11 @@ def main() -> None:
     configure_logging(settings)
     # SQLite (embedded) migrates itself; PostgreSQL must have been migrated at deploy time.
     ensure_schema(settings.resolved_database_url)
-    service = SchedulerService(settings, blocking=True)
+    # A standby tries to lead as often as a leader ticks (at most every 15 s): a dead leader's
+    # sends are resumed within about one tick.
+    service = SchedulerService(
+        settings, blocking=True, standby_retry=min(15.0, float(settings.schedule_tick_seconds))
+    )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
