@@ -232,7 +232,7 @@ def test_two_web_processes_and_two_schedulers_survive_the_leader_dying_mid_send(
 
         with Session(engine) as s:
             ledger = Counter(str(st) for st in s.exec(select(Delivery.status)).all())
-            delivery_ids = list(s.exec(select(Delivery.id).order_by(col(Delivery.id))).all())
+            delivery_ids = [i for i in s.exec(select(Delivery.id).order_by(col(Delivery.id))) if i]
         counts = standin.per_recipient()
         assert len(delivery_ids) == PEOPLE
         assert max(counts.values()) == 1, "somebody got the bulletin twice"
