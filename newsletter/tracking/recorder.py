@@ -57,6 +57,10 @@ class RecorderClosed(RuntimeError):
     """The recorder has been closed: no more records are accepted."""
 
 
+class StillWaiting(TimeoutError):
+    """The record is not committed yet (the database is busy); it stays queued and will be."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """One event row to write (the columns of :class:`newsletter.models.Event`).
@@ -124,12 +128,14 @@ class Recorder:
         max_batch: int = 1000,
         name: str = "event-recorder",
         patience: float = 600.0,
+        answer_within: float | None = None,
     ) -> None:
         self._engine = engine
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._name = name
         self._patience = patience
+        self._answer_within = answer_within
         self._closing_deadline: float | None = None
         self._queue: queue.SimpleQueue[_Ticket | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -165,7 +171,9 @@ class Recorder:
         """Record from a coroutine: returns once committed; raises what prevented it.
 
         Records arriving on the loop within ``max_delay`` travel to the writer together, and
-        the writer wakes the loop once per batch, not once per record.
+        the writer wakes the loop once per batch, not once per record. A wait longer than the
+        recorder's ``answer_within`` ends with :class:`StillWaiting`; the record stays queued
+        and is committed when the database lets it (nothing is lost by answering first).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -209,6 +217,9 @@ class Recorder:
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         items = self._pending.pop(loop, [])
         futures = [future for _, future in items]
+        if self._answer_within is not None:
+            # One timer per window, not per request: waiters still waiting then are answered.
+            loop.call_later(self._answer_within, _stop_waiting, futures)
 
         def done(errors: list[BaseException | None]) -> None:
             try:
@@ -415,6 +426,12 @@ def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> None:
             )
         # Only our own column names and ? placeholders: no value is ever spliced in.
         conn.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(values))
+
+
+def _stop_waiting(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(StillWaiting("not committed yet; still queued"))
 
 
 def _resolve(futures: list[asyncio.Future[None]], errors: list[BaseException | None]) -> None:

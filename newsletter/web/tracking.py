@@ -13,7 +13,6 @@ when recording (or the database) fails, and a click still redirects when only re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +24,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.models import EventType, LinkKind
-from newsletter.tracking import EventRecord, Tracker, Visit
+from newsletter.tracking import EventRecord, StillWaiting, Tracker, Visit
 from newsletter.tracking.tracker import MISS, ClickTarget, Reader
 from newsletter.web.pages import render_page
 
@@ -111,19 +110,13 @@ def _visit(app: FastAPI, scope: Scope) -> Visit:
     )
 
 
-# How long a reader waits for their event's commit. The commit normally takes milliseconds; if
-# the database is busy for longer (a SQLite file locked by a bulk job, PostgreSQL failing over)
-# the reader is answered anyway and the recorder keeps the event and retries it until committed.
-ANSWER_WITHIN = 5.0
-
-
 async def _save(tracker: Tracker, record: EventRecord | None) -> None:
     """Wait for the record's group commit; a failure is logged, never shown to the reader."""
     if record is None:
         return
     try:
-        await asyncio.wait_for(asyncio.shield(tracker.recorder.record_async(record)), ANSWER_WITHIN)
-    except TimeoutError:
+        await tracker.recorder.record_async(record)
+    except StillWaiting:
         log.warning(
             "a %s event is still waiting for the database; answered first",
             record.type,

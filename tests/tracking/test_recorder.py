@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.models import Event, EventType
-from newsletter.tracking import EventRecord, Recorder, RecorderClosed, Tracker
+from newsletter.tracking import EventRecord, Recorder, RecorderClosed, StillWaiting, Tracker
 from newsletter.web.app import create_app
 from tests.tracking.test_web import BROWSER, sent_bulletin
 
@@ -287,3 +287,24 @@ def test_a_record_is_given_up_only_after_the_recorders_patience(
         blocker.close()
         recorder.close()
     assert count_events(engine) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_reader_kept_waiting_is_answered_and_the_click_is_committed_afterwards(
+    engine: Engine, clock: FakeClock
+) -> None:
+    recorder = Recorder(engine, max_delay=0, answer_within=0.05)
+    blocker = engine.connect()
+    blocker.exec_driver_sql("UPDATE agency SET name = name")  # the write lock, held
+
+    async def click() -> None:
+        await recorder.record_async(record(clock, agency="answered-first"))
+
+    try:
+        with pytest.raises(StillWaiting):
+            asyncio.run(click())
+        blocker.commit()
+    finally:
+        blocker.close()
+        recorder.close()  # flushes: the queued click is committed, not dropped
+    assert count_events(engine, agency="answered-first") == 1
