@@ -1,4 +1,8 @@
-"""`newsletter plan ...` commands: check the plan in campaigns/, and show its calendar."""
+"""`newsletter plan ...` commands: check and show the plan; import, export, history, diff, restore.
+
+The plan lives in the database as revisions (:mod:`newsletter.plan.store`); ``campaigns/`` files
+are its import and export format.
+"""
 
 from __future__ import annotations
 
@@ -14,61 +18,111 @@ from sqlmodel import Session, col, select
 from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
 from newsletter.config import Settings
-from newsletter.models import Bulletin, BulletinStatus
-from newsletter.plan import LoadResult, PlanError, load_plan
+from newsletter.models import Bulletin, BulletinStatus, PlanRevision
+from newsletter.plan import LoadResult, Plan, PlanError, PlanInvalid, load_plan
 from newsletter.plan.timetable import SendInfo, timetable
 
-app = typer.Typer(help="The campaign plan in campaigns/: check and show it.", no_args_is_help=True)
+app = typer.Typer(
+    help="The campaign plan: check, show, import and export it; its revisions and their history.",
+    no_args_is_help=True,
+)
 
 # Bulletins in these states will not (or will no longer) be sent by the schedule.
 _DONE = {BulletinStatus.sent, BulletinStatus.cancelled, BulletinStatus.sending}
 
 
-def _load(settings: Settings, plan_dir: Path) -> tuple[LoadResult, list[PlanError]]:
-    """The plan checked against the agency catalogue; reads files only, writes nothing."""
+def _agencies(settings: Settings) -> tuple[list[str] | None, list[PlanError]]:
     path = settings.subscribers_dir / "agencies.yaml"
     try:
-        agencies: list[str] | None = [a.slug for a in read_agencies(path)]
-        extra: list[PlanError] = []
+        return [a.slug for a in read_agencies(path)], []
     except AgencyFileError as exc:
-        agencies = None
         message = str(exc).removeprefix(f"{path}: ")
-        extra = [PlanError(str(path), None, "", f"cannot check agency names: {message}")]
+        return None, [PlanError(str(path), None, "", f"cannot check agency names: {message}")]
+
+
+def _load(settings: Settings, plan_dir: Path) -> tuple[LoadResult, list[PlanError]]:
+    """The plan files in ``plan_dir`` checked against the agency catalogue; writes nothing."""
+    agencies, extra = _agencies(settings)
     result = load_plan(plan_dir, agencies=agencies)
     return result, extra + result.errors
 
 
-def _print_errors(errors: list[PlanError], plan_dir: Path) -> None:
+def _stored_revision(settings: Settings) -> tuple[int, LoadResult] | None:
+    """The current revision checked, read without writing anything (not even creating the
+    database); None when there is no database or no revision yet."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from newsletter.db import make_engine
+    from newsletter.plan.store import current_revision, plan_of
+
+    url = settings.resolved_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (
+        parsed.database and Path(parsed.database).is_file()
+    ):
+        return None
+    agencies, extra = _agencies(settings)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            revision = current_revision(session)
+            if revision is None:
+                return None
+            result = plan_of(session, revision, agencies=agencies)
+    except (OperationalError, ProgrammingError):
+        return None  # not migrated yet: no revision
+    finally:
+        engine.dispose()
+    return revision.number, LoadResult(result.plan, extra + result.errors)
+
+
+def _print_errors(errors: list[PlanError], where: object) -> None:
     # Plain echo, not rich: an error line must stay one line (no wrapping) and its text may hold
     # brackets that rich would take for markup.
     for error in errors:
         typer.echo(str(error))
     noun = "error" if len(errors) == 1 else "errors"
-    typer.echo(f"{len(errors)} {noun} in the plan at {plan_dir}; nothing was changed.")
+    typer.echo(f"{len(errors)} {noun} in the plan at {where}; nothing was changed.")
+
+
+def _summary(plan: Plan) -> str:
+    months = list(plan.themes)
+    kinds = Counter(item.kind.value for item in plan.catalogue.values())
+    described = ", ".join(f"{count} {kind}s" for kind, count in sorted(kinds.items()))
+    span = f"{months[0]} to {months[-1]}" if months else "no months"
+    return (
+        f"{len(months)} months ({span}), {len(plan.catalogue)} catalogue items "
+        f"({described}), {len(plan.files)} files, digest {plan.digest[:12]}"
+    )
 
 
 @app.command()
 def check(
     path: Path | None = typer.Argument(
-        None, help="The plan folder (default: NEWSLETTER_PLAN_DIR, normally campaigns/)."
+        None,
+        help="A plan folder to check (default: the current revision in the database; before the "
+        "first import, NEWSLETTER_PLAN_DIR).",
     ),
 ) -> None:
     """Check the plan and report every error as file:line: field: message (exit 1 on errors)."""
     settings = load_settings()
-    plan_dir = path if path is not None else settings.plan_dir
-    result, errors = _load(settings, plan_dir)
+    where: object
+    if path is not None:
+        where = path
+        result, errors = _load(settings, path)
+    else:
+        stored = _stored_revision(settings)
+        if stored is None:
+            where = settings.plan_dir
+            result, errors = _load(settings, settings.plan_dir)
+        else:
+            where = f"revision {stored[0]}"
+            result, errors = stored[1], stored[1].errors
     if errors or result.plan is None:
-        _print_errors(errors, plan_dir)
+        _print_errors(errors, where)
         raise typer.Exit(1)
-    plan = result.plan
-    months = list(plan.themes)
-    kinds = Counter(item.kind.value for item in plan.catalogue.values())
-    described = ", ".join(f"{count} {kind}s" for kind, count in sorted(kinds.items()))
-    span = f"{months[0]} to {months[-1]}" if months else "no months"
-    typer.echo(
-        f"plan OK: {len(months)} months ({span}), {len(plan.catalogue)} catalogue items "
-        f"({described}), {len(plan.files)} files, digest {plan.digest[:12]}"
-    )
+    typer.echo(f"plan OK: {_summary(result.plan)} ({where})")
 
 
 def _when(info: SendInfo, settings: Settings) -> str:
@@ -107,20 +161,25 @@ def show(
     """The plan's months: theme, audience, send time, bulletin status and the next send."""
     settings = load_settings()
     now = _parse_at(at, settings)
-    result, errors = _load(settings, settings.plan_dir)
-    if errors or result.plan is None:
-        _print_errors(errors, settings.plan_dir)
-        fail("the plan has errors; fix them (see `newsletter plan check`) to show it")
-    plan = result.plan
+    from newsletter.plan.store import current_plan, current_revision
+
     engine = open_engine(settings)
     try:
         with Session(engine) as session:
+            try:
+                plan = current_plan(session, settings)
+            except PlanInvalid as exc:
+                _print_errors(exc.errors, "the current revision")
+                fail("the plan has errors; fix them (see `newsletter plan check`) to show it")
+            session.commit()
+            revision = current_revision(session)
             rows = session.exec(select(col(Bulletin.month), col(Bulletin.status))).all()
     finally:
         engine.dispose()
     statuses = {month: BulletinStatus(status) for month, status in rows}
+    number = revision.number if revision is not None else 0
 
-    table = Table(title=f"Plan: {settings.plan_dir}  (times in {settings.timezone})")
+    table = Table(title=f"Plan: revision {number}  (times in {settings.timezone})")
     for name in ("month", "theme", "audience", "send time", "bulletin"):
         table.add_column(name)
     upcoming: SendInfo | None = None
@@ -149,3 +208,200 @@ def show(
             f"Next send: {upcoming.month} {theme.title}, {_when(upcoming, settings)}",
             markup=False,
         )
+
+
+def _by(value: str) -> str:
+    return value.strip() or "cli"
+
+
+@app.command("import")
+def import_(
+    path: Path | None = typer.Argument(
+        None, help="The plan folder to import (default: NEWSLETTER_PLAN_DIR, normally campaigns/)."
+    ),
+    message: str = typer.Option("", "--message", "-m", help="Why: shown in the plan's history."),
+    by: str = typer.Option("", "--by", help="Who imports (shown in the history; default: cli)."),
+) -> None:
+    """Import plan files as a new revision, after the same checks as `plan check`.
+
+    Nothing changes when the files equal the current revision or have errors. Months already sent
+    keep their theme as it was sent.
+    """
+    from newsletter.plan.loader import agency_slugs
+    from newsletter.plan.store import import_directory
+
+    settings = load_settings()
+    folder = path if path is not None else settings.plan_dir
+    engine = open_engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                saved = import_directory(
+                    session,
+                    folder,
+                    agencies=agency_slugs(settings),
+                    author=_by(by),
+                    message=message or f"imported {folder}",
+                )
+            except PlanInvalid as exc:
+                session.rollback()
+                _print_errors(exc.errors, folder)
+                raise typer.Exit(1) from None
+            session.commit()
+    finally:
+        engine.dispose()
+    for month in saved.kept_as_sent:
+        typer.echo(f"{month} was sent already: its theme is kept as it was sent")
+    if not saved.created:
+        typer.echo(
+            f"no changes: the files equal revision {saved.revision.number}; nothing was imported"
+        )
+        return
+    assert saved.plan is not None
+    typer.echo(f"imported {folder} as revision {saved.revision.number}: {_summary(saved.plan)}")
+
+
+@app.command()
+def export(
+    path: Path = typer.Argument(..., help="The folder to write the plan files into."),
+    revision: int | None = typer.Option(
+        None, "--revision", "-r", help="Which revision (default: the current one)."
+    ),
+) -> None:
+    """Write a revision as plan files (plan.yaml, catalogue/, themes/) into PATH.
+
+    Plan files in PATH that the revision does not have are removed, so PATH is the revision.
+    """
+    from newsletter.plan.store import RevisionNotFound, current_plan, export_documents, get_revision
+
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            if revision is None:
+                try:
+                    current_plan(session, settings)  # the first start imports the plan folder
+                except PlanInvalid as exc:
+                    _print_errors(exc.errors, "the current revision")
+                    fail("there is no plan revision to export yet")
+                session.commit()
+            try:
+                chosen = (
+                    get_revision(session, revision)
+                    if revision is not None
+                    else _require_current(session)
+                )
+            except RevisionNotFound as exc:
+                fail(str(exc))
+    finally:
+        engine.dispose()
+    try:
+        written, removed = export_documents(chosen.documents, path)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or path}: {exc.strerror}")
+    for rel in removed:
+        typer.echo(f"removed {path / rel} (not in revision {chosen.number})")
+    typer.echo(
+        f"exported revision {chosen.number} to {path}: {len(chosen.documents)} files, "
+        f"{len(written)} written"
+    )
+
+
+def _require_current(session: Session) -> PlanRevision:
+    from newsletter.plan.store import current_revision
+
+    current = current_revision(session)
+    if current is None:
+        fail("there is no plan revision yet; import one (newsletter plan import)")
+    return current
+
+
+@app.command()
+def history(
+    limit: int = typer.Option(20, "--limit", "-n", help="How many revisions, newest first."),
+) -> None:
+    """The plan's revisions, newest first: number, when, who, what and why."""
+    from newsletter.plan.store import revisions
+
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        with Session(engine) as session:
+            rows = revisions(session, limit=limit)
+    finally:
+        engine.dispose()
+    if not rows:
+        typer.echo("no plan revisions yet (newsletter plan import loads one)")
+        return
+    table = Table("revision", "when", "by", "action", "message", title="Plan history")
+    for row in rows:
+        when = row.created_at.astimezone(settings.zone)
+        action = row.action
+        if row.restored_from is not None:
+            action += f" of {row.restored_from}"
+        cells = (str(row.number), f"{when:%d %b %Y %H:%M}", row.author, action, row.message)
+        table.add_row(*(Text(cell) for cell in cells))
+    console.print(table)
+
+
+@app.command()
+def diff(
+    old: int = typer.Argument(..., help="The older revision."),
+    new: int | None = typer.Argument(None, help="The newer revision (default: the current one)."),
+) -> None:
+    """What changed between two revisions, file by file (a unified diff)."""
+    from newsletter.plan.store import RevisionNotFound, diff_revisions
+
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        with Session(engine) as session:
+            target = new if new is not None else _require_current(session).number
+            try:
+                text = diff_revisions(session, old, target)
+            except RevisionNotFound as exc:
+                fail(str(exc))
+    finally:
+        engine.dispose()
+    typer.echo(text or f"revisions {old} and {target} are the same", nl=not text)
+
+
+@app.command()
+def restore(
+    number: int = typer.Argument(..., help="The revision to bring back."),
+    message: str = typer.Option("", "--message", "-m", help="Why: shown in the plan's history."),
+    by: str = typer.Option("", "--by", help="Who restores (default: cli)."),
+) -> None:
+    """Make an old revision current again, as a new revision (history is kept)."""
+    from newsletter.plan.loader import agency_slugs
+    from newsletter.plan.store import RevisionNotFound, restore_revision
+
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            current = _require_current(session)
+            try:
+                saved = restore_revision(
+                    session,
+                    number,
+                    base=current.number,
+                    author=_by(by),
+                    message=message,
+                    agencies=agency_slugs(settings),
+                )
+            except RevisionNotFound as exc:
+                fail(str(exc))
+            except PlanInvalid as exc:
+                session.rollback()
+                _print_errors(exc.errors, f"revision {number}")
+                raise typer.Exit(1) from None
+            session.commit()
+    finally:
+        engine.dispose()
+    for month in saved.kept_as_sent:
+        typer.echo(f"{month} was sent already: its theme is kept as it was sent")
+    if not saved.created:
+        typer.echo(f"revision {number} equals the current revision; nothing changed")
+        return
+    typer.echo(f"restored revision {number} as revision {saved.revision.number}")

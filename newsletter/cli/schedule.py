@@ -84,6 +84,7 @@ def next_(
             fail(f"--after {after!r} is not a date and time; write it as 2026-09-15T00:00")
         if start.tzinfo is None:
             start = start.replace(tzinfo=settings.zone)
+    open_engine(settings).dispose()  # the plan is read from the database: migrate it first
     try:
         plan = default_deps().load_plan(settings)
         slot = next_slot_after(plan.slot, start)

@@ -47,11 +47,34 @@ def _migrate(settings: Settings) -> None:
         console.print(f"schema: migrated from {before or 'an empty database'} to {head}")
 
 
+def load_first_plan(settings: Settings, session: Session) -> None:
+    """On the first start (no plan revision yet), import the plan folder as revision 1."""
+    from newsletter.plan import PlanInvalid
+    from newsletter.plan.store import current_revision, import_first
+
+    if current_revision(session) is not None:
+        return
+    try:
+        saved = import_first(session, settings)
+    except PlanInvalid as exc:
+        for error in exc.errors:
+            console.print(str(error), markup=False, soft_wrap=True)
+        console.print(
+            f"the plan in {settings.plan_dir} has {len(exc.errors)} error(s) and was not "
+            "imported; fix them and run `newsletter plan import`",
+            markup=False,
+        )
+        return
+    console.print(
+        f"plan: imported {settings.plan_dir} as revision {saved.revision.number}", markup=False
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
         sample: bool = typer.Option(
-            False, "--sample", help="Also load agencies and sample subscribers."
+            False, "--sample", help="Also load agencies, sample subscribers and the sample plan."
         ),
     ) -> None:
         """Create or migrate the database to the newest schema and load the agency catalogue."""
@@ -62,6 +85,7 @@ def register(app: typer.Typer) -> None:
         with Session(engine) as session:
             if sample:
                 load_sample(settings, session)
+                load_first_plan(settings, session)
             else:
                 try:
                     definitions = read_agencies(settings.subscribers_dir / "agencies.yaml")
@@ -154,6 +178,7 @@ def register(app: typer.Typer) -> None:
             if empty:
                 console.print("empty database: loading the sample agencies and subscribers")
                 load_sample(settings, session)
+            load_first_plan(settings, session)
             session.commit()
         engine.dispose()
         base = f"http://{host}:{port}"

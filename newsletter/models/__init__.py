@@ -11,6 +11,7 @@ from newsletter.models.bulletins import (
 )
 from newsletter.models.deliveries import Delivery, DeliveryStatus
 from newsletter.models.events import Event, EventSource, EventType
+from newsletter.models.plan import PlanRevision
 from newsletter.models.reports import (
     BulletinEventsVersion,
     CourseBooking,
@@ -49,6 +50,7 @@ __all__ = [
     "Link",
     "LinkKind",
     "MachineReasonRollup",
+    "PlanRevision",
     "ReportCache",
     "ReportCacheReason",
     "ReportCacheState",

@@ -60,8 +60,15 @@ class _Doc:
 class Checker:
     """Check one snapshot; :meth:`run` once."""
 
-    def __init__(self, snapshot: Snapshot, agencies: Collection[str] | None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        agencies: Collection[str] | None,
+        *,
+        frozen: Collection[str] = (),
+    ) -> None:
         self.snapshot = snapshot
+        self.frozen = frozenset(frozen)  # months already sent: judged as they were sent
         self.dir = snapshot.root
         self.agencies = list(agencies) if agencies is not None else None
         self.errors: list[PlanError] = []
@@ -329,7 +336,7 @@ class Checker:
             if theme is None:
                 continue
             themes[theme.month] = theme
-            if slot is not None:
+            if slot is not None and theme.month not in self.frozen:
                 self._check_bookings(doc, slot, theme)
         return themes
 

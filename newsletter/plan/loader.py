@@ -13,11 +13,13 @@ from collections import OrderedDict
 from collections.abc import Collection
 from pathlib import Path
 
+from sqlmodel import Session
+
 from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.config import Settings
 from newsletter.plan.checker import Checker
 from newsletter.plan.model import LoadResult, Plan, PlanError
-from newsletter.plan.snapshot import take_snapshot
+from newsletter.plan.snapshot import Snapshot, take_snapshot
 
 
 class PlanInvalid(Exception):
@@ -49,9 +51,21 @@ def load_plan(plan_dir: Path, *, agencies: Collection[str] | None = None) -> Loa
     except OSError as exc:
         where = str(exc.filename or plan_dir)
         return LoadResult(None, [PlanError(where, None, "", f"cannot be read: {exc.strerror}")])
+    return check_snapshot(snapshot, agencies=agencies)
+
+
+def check_snapshot(
+    snapshot: Snapshot, *, agencies: Collection[str] | None = None, frozen: Collection[str] = ()
+) -> LoadResult:
+    """Check a snapshot (of a folder or of a stored revision); cached by its digest.
+
+    ``frozen`` months were sent already: the checks that judge a month against today's
+    catalogue (booking dates, retired items) leave them as they were sent.
+    """
     key = (
-        str(plan_dir),
+        str(snapshot.root),
         tuple(agencies) if agencies is not None else None,
+        tuple(sorted(frozen)),
         snapshot.digest,
         snapshot.exists,
         snapshot.folders,
@@ -61,7 +75,7 @@ def load_plan(plan_dir: Path, *, agencies: Collection[str] | None = None) -> Loa
         if cached is not None:
             _cache.move_to_end(key)
     if cached is None:
-        cached = Checker(snapshot, agencies).run()
+        cached = Checker(snapshot, agencies, frozen=frozen).run()
         with _cache_lock:
             _cache[key] = cached
             while len(_cache) > _CACHE_SIZE:
@@ -69,16 +83,32 @@ def load_plan(plan_dir: Path, *, agencies: Collection[str] | None = None) -> Loa
     return LoadResult(cached.plan, list(cached.errors))
 
 
-def load_checked_plan(settings: Settings) -> Plan:
-    """The plan in ``settings.plan_dir``, checked against the agencies in
-    ``settings.subscribers_dir / "agencies.yaml"``; raises :class:`PlanInvalid` on any error."""
+def agency_slugs(settings: Settings) -> list[str]:
+    """The agencies plan files may name (``subscribers/agencies.yaml``); PlanInvalid if unreadable."""
     agencies_path = settings.subscribers_dir / "agencies.yaml"
     try:
-        slugs = [agency.slug for agency in read_agencies(agencies_path)]
+        return [agency.slug for agency in read_agencies(agencies_path)]
     except AgencyFileError as exc:
         message = str(exc).removeprefix(f"{agencies_path}: ")
         raise PlanInvalid([PlanError(str(agencies_path), None, "", message)]) from exc
-    result = load_plan(settings.plan_dir, agencies=slugs)
-    if result.plan is None or result.errors:
-        raise PlanInvalid(result.errors)
-    return result.plan
+
+
+def load_checked_plan(settings: Settings) -> Plan:
+    """The current plan: the newest revision in the database named by ``settings``, checked
+    against the agencies in ``settings.subscribers_dir / "agencies.yaml"``; raises
+    :class:`PlanInvalid` on any error.
+
+    On the first start of an install that has no revision yet, ``settings.plan_dir`` is imported
+    as the first revision (and refused, with its errors, when it does not pass the checks).
+    """
+    from newsletter.db import engine_from_settings
+    from newsletter.plan.store import current_plan
+
+    engine = engine_from_settings(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            plan = current_plan(session, settings)
+            session.commit()
+            return plan
+    finally:
+        engine.dispose()

@@ -48,7 +48,32 @@ def take_snapshot(plan_dir: Path) -> Snapshot:
                 if p.suffix in YAML_SUFFIXES and p.is_file()
             )
     files = {rel: (plan_dir / rel).read_bytes() for rel in sorted(names)}
+    return Snapshot(plan_dir, True, frozenset(folders), files, digest_of(files))
+
+
+def digest_of(files: Mapping[str, bytes]) -> str:
+    """SHA-256 over the sorted names and bytes: the plan hash a bulletin records."""
     digest = hashlib.sha256()
-    for rel, data in files.items():
-        digest.update(rel.encode() + b"\0" + data + b"\0")
-    return Snapshot(plan_dir, True, frozenset(folders), files, digest.hexdigest())
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0" + files[rel] + b"\0")
+    return digest.hexdigest()
+
+
+def is_plan_document(rel: str) -> bool:
+    """Whether ``rel`` ("themes/2026-07.yaml") names a file the plan reads."""
+    if rel == PLAN_FILE:
+        return True
+    folder, _, name = rel.partition("/")
+    return (
+        folder in (CATALOGUE_DIR, THEMES_DIR)
+        and "/" not in name
+        and not name.startswith(".")
+        and Path(name).suffix in YAML_SUFFIXES
+        and Path(name).stem != ""
+    )
+
+
+def snapshot_of_documents(documents: Mapping[str, str], *, root: Path = Path("")) -> Snapshot:
+    """A snapshot of a stored revision's documents (both folders always count as present)."""
+    files = {rel: documents[rel].encode("utf-8") for rel in sorted(documents)}
+    return Snapshot(root, True, frozenset({CATALOGUE_DIR, THEMES_DIR}), files, digest_of(files))

@@ -123,7 +123,9 @@ def test_plan_show_skips_months_already_sent_when_finding_the_next_send(
     assert "Next send: 2026-09 Professional Curiosity" in result.output
 
 
-def test_plan_show_refuses_a_plan_with_errors(env: Path, tmp_path: Path, monkeypatch) -> None:
+def test_plan_show_refuses_a_plan_folder_with_errors_before_the_first_import(
+    env: Path, tmp_path: Path, monkeypatch
+) -> None:
     plan_dir = write_plan(tmp_path / "mine")
     edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
     monkeypatch.setenv("NEWSLETTER_PLAN_DIR", str(plan_dir))
@@ -132,10 +134,99 @@ def test_plan_show_refuses_a_plan_with_errors(env: Path, tmp_path: Path, monkeyp
 
     assert result.exit_code == 1
     assert "course-ikon" in result.output
-    assert not env.exists()
+    assert "nothing was changed" in result.output
 
 
 def test_plan_show_refuses_a_bad_at_time(env: Path) -> None:
     result = runner.invoke(app, ["plan", "show", "--at", "next tuesday"])
     assert result.exit_code == 1
     assert "not a date and time" in result.output
+
+
+# --- revisions: import, export, history, diff, restore ---------------------------------------
+
+
+@pytest.fixture
+def db_env(env: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    return settings
+
+
+def test_plan_import_makes_a_revision_and_export_then_import_changes_nothing(
+    db_env: Settings, tmp_path: Path
+) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+
+    imported = runner.invoke(app, ["plan", "import", str(plan_dir), "-m", "July", "--by", "ann"])
+    exported = runner.invoke(app, ["plan", "export", str(tmp_path / "out")])
+    again = runner.invoke(app, ["plan", "import", str(tmp_path / "out")])
+
+    assert imported.exit_code == 0, imported.output
+    assert imported.output.startswith(f"imported {plan_dir} as revision 1: 1 months")
+    assert exported.exit_code == 0, exported.output
+    assert "exported revision 1" in exported.output
+    assert again.exit_code == 0, again.output
+    assert "no changes: the files equal revision 1" in again.output
+
+
+def test_plan_import_with_errors_prints_them_like_plan_check_and_exits_1(
+    db_env: Settings, tmp_path: Path
+) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+    edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
+
+    imported = runner.invoke(app, ["plan", "import", str(plan_dir)])
+    checked = runner.invoke(app, ["plan", "check", str(plan_dir)])
+
+    assert imported.exit_code == 1
+    assert imported.output == checked.output
+    assert "no plan revisions yet" in runner.invoke(app, ["plan", "history"]).output
+
+
+def test_plan_check_without_a_path_checks_the_current_revision(
+    db_env: Settings, tmp_path: Path
+) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+    assert runner.invoke(app, ["plan", "import", str(plan_dir)]).exit_code == 0
+    edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
+
+    result = runner.invoke(app, ["plan", "check"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("plan OK: 1 months (2026-07 to 2026-07)")
+    assert result.output.rstrip().endswith("(revision 1)")
+
+
+def test_plan_history_diff_and_restore(db_env: Settings, tmp_path: Path) -> None:
+    plan_dir = write_plan(tmp_path / "mine")
+    runner.invoke(app, ["plan", "import", str(plan_dir), "-m", "first", "--by", "ann"])
+    edit(plan_dir / "themes" / "2026-07.yaml", "title: Training", "title: Courses to book")
+    runner.invoke(app, ["plan", "import", str(plan_dir), "-m", "rename", "--by", "bob"])
+
+    diff = runner.invoke(app, ["plan", "diff", "1"])
+    restored = runner.invoke(app, ["plan", "restore", "1", "-m", "back", "--by", "cat"])
+    history = runner.invoke(app, ["plan", "history"])
+
+    assert diff.exit_code == 0, diff.output
+    assert "--- revision 1/themes/2026-07.yaml" in diff.output
+    assert "+  - title: Courses to book" in diff.output
+    assert restored.exit_code == 0, restored.output
+    assert "restored revision 1 as revision 3" in restored.output
+    lines = [line for line in history.output.splitlines() if "│" in line]
+    assert "restore of 1" in lines[0]
+    assert "cat" in lines[0]
+    assert "back" in lines[0]
+    assert "import" in lines[2]
+    assert "ann" in lines[2]
+    assert runner.invoke(app, ["plan", "diff", "9"]).exit_code == 1
+
+
+def test_init_sample_loads_the_sample_plan_as_the_first_revision(db_env: Settings) -> None:
+    result = runner.invoke(app, ["init", "--sample"])
+
+    assert result.exit_code == 0, result.output
+    assert "plan: imported" in result.output
+    assert "as revision 1" in result.output
+    check = runner.invoke(app, ["plan", "check"])
+    assert check.output.startswith("plan OK: 18 months (2026-07 to 2027-12)")

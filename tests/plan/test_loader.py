@@ -172,17 +172,19 @@ def test_a_default_slot_on_a_bank_holiday_is_shown_as_moved(tmp_path: Path) -> N
 
 
 def test_load_checked_plan_reads_the_agencies_from_the_subscribers_folder(
-    plain_settings: Settings,
+    settings: Settings,
 ) -> None:
-    plan = load_checked_plan(plain_settings)
+    plan = load_checked_plan(settings)
     assert "2026-07" in plan.themes
 
 
-def test_load_checked_plan_raises_plan_invalid_with_every_error(tmp_path: Path) -> None:
+def test_load_checked_plan_raises_plan_invalid_with_every_error(
+    tmp_path: Path, database_url: str
+) -> None:
     plan_dir = write_plan(tmp_path)
     edit(plan_dir / "themes" / "2026-07.yaml", "[health, police]", "[helth, police]")
     edit(plan_dir / "themes" / "2026-07.yaml", "ref: course-icon", "ref: course-ikon")
-    settings = make_settings(tmp_path, plan_dir=plan_dir)
+    settings = make_settings(tmp_path, plan_dir=plan_dir, database_url=database_url)
 
     with pytest.raises(PlanInvalid) as caught:
         load_checked_plan(settings)
