@@ -439,9 +439,7 @@ def _import_phase(
     _write_import(chunked_csv, args.import_rows, "a")
     _write_import(single_csv, args.import_rows, "b")
     cli = [sys.executable, "-c", "from newsletter.cli import main; main()"]
-    quiet, _ = _clicks_during(
-        None, load, port=port, paths_file=paths_file, chunk=chunk, env=env
-    )
+    quiet, _ = _clicks_during(None, load, port=port, paths_file=paths_file, chunk=chunk, env=env)
     chunked, took_chunked = _clicks_during(
         [*cli, "subscribers", "import", str(chunked_csv)],
         load, port=port, paths_file=paths_file, chunk=chunk, env=env,
