@@ -1,4 +1,4 @@
-"""A cold report aggregates outside any write transaction: clicks are recorded meanwhile."""
+"""A cold report and a roll-up aggregate outside any write transaction: clicks go on."""
 
 from __future__ import annotations
 
@@ -42,3 +42,31 @@ def test_while_the_cache_is_computed_another_writer_commits_without_waiting(
     assert wrote, "the aggregation never read the events"
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(ReportCache)).one() > 0
+
+
+def test_a_roll_up_aggregates_without_the_write_lock(
+    engine: Engine, session: Session, database_url: str
+) -> None:
+    from newsletter.reports.rollup import roll_up_events
+    from tests.reports.fixture import CUT
+
+    july = build_july(session)
+    session.commit()
+    assert july.bulletin.id is not None
+    other = impatient_engine(database_url)
+    wrote: list[str] = []
+
+    def during_aggregation(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not wrote and "count(distinct" in statement.lower():
+            with other.begin() as writer:
+                writer.execute(text("UPDATE agency SET name = name WHERE slug = 'health'"))
+            wrote.append(statement)
+
+    event.listen(engine, "before_cursor_execute", during_aggregation)
+    try:
+        assert roll_up_events(session, before=CUT) > 0
+    finally:
+        event.remove(engine, "before_cursor_execute", during_aggregation)
+        other.dispose()
+    assert wrote, "the roll-up never aggregated"
+    # (tests/reports/test_rollup.py: the figures are the same before and after a roll-up)
