@@ -13,10 +13,13 @@ Contract:
 * Handing over never blocks on the database; the wait ends with None once committed, or with
   the exception that prevented it (a batch that fails is retried record by record, so one bad
   record cannot take its neighbours down with it).
-* A busy or unreachable database never loses an event: the batch is retried, with a growing
-  pause, for up to ``patience`` seconds (default ten minutes); records arriving meanwhile
-  queue behind it. Only after that, or once the recorder is closing and the database is still down
-  after ``close``'s timeout, is the batch given up and logged as lost.
+* A busy database never loses an event: while the write fails because the database is locked
+  (SQLite's single writer held by another process past the busy timeout; a PostgreSQL lock
+  timeout, deadlock or serialisation failure) the batch is retried, with a growing pause, for
+  up to ``patience`` seconds (default ten minutes); records arriving meanwhile queue behind it.
+  Only after that, or once the recorder is closing and the lock is still held after
+  ``close``'s timeout, is the batch given up and logged as lost. An unreachable database fails
+  the batch at once, as before (the pixel is still served, the redirect still answered).
 * :meth:`Recorder.close` stops accepting records, flushes everything already submitted, and
   joins the thread (the web app calls it on shutdown). A record submitted after close raises
   :class:`RecorderClosed`.
@@ -302,7 +305,7 @@ class Recorder:
             start = end
 
     def _write_patiently(self, records: list[EventRecord]) -> None:
-        """Write, retrying while the database is busy or unreachable (see the contract)."""
+        """Write, retrying while the database is busy (locked) (see the contract)."""
         started = time.monotonic()
         pause = 0.01
         attempt = 0
@@ -318,6 +321,8 @@ class Recorder:
                     )
                 return
             except OperationalError as exc:
+                if not _busy(exc):
+                    raise  # unreachable or broken, not busy: waiting would not help
                 attempt += 1
                 deadline = started + self._patience
                 if self._closing_deadline is not None:
@@ -426,6 +431,18 @@ def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> None:
             )
         # Only our own column names and ? placeholders: no value is ever spliced in.
         conn.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(values))
+
+
+_PG_BUSY = {"LockNotAvailable", "DeadlockDetected", "SerializationFailure"}
+
+
+def _busy(exc: OperationalError) -> bool:
+    """Whether the database refused the write because it is busy (worth waiting for)."""
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    return type(orig).__name__ in _PG_BUSY
 
 
 def _stop_waiting(futures: list[asyncio.Future[None]]) -> None:
