@@ -3,7 +3,7 @@
 Contract of :func:`import_csv`:
 
 * The file is a spreadsheet export with a header row naming the columns ``email`` (required),
-  ``name``, ``agency`` and ``audiences`` in any order; UTF-8 with or without a BOM;
+  ``name``, ``agency``, ``audiences`` and ``status`` in any order; UTF-8 with or without a BOM;
   spreadsheet-style quoting; blank lines are ignored.
 * A file that cannot be read as such (no or wrong header, semicolon or tab delimiters, not
   UTF-8, binary data, a broken quote) raises :class:`ImportFileError` naming the line. The
@@ -15,13 +15,19 @@ Contract of :func:`import_csv`:
   :func:`import_csv` inside the caller's transaction (the caller commits once: all or nothing;
   fine for small files such as the sample), :func:`import_file` the way every bulk writer
   writes (:mod:`newsletter.shortwrites`): the whole file is read and judged first without a
-  write lock and its rows staged on disk, then applied in short transactions of about 100 ms,
-  so clicks recorded meanwhile never wait long. A file that cannot be read changes nothing.
+  write lock and its writes (upserts, status changes, suppressions) staged on disk, then
+  applied in short transactions of about 100 ms, so clicks recorded meanwhile never wait
+  long. A file that cannot be read changes nothing.
 * Idempotent: importing the same file twice adds and updates nothing the second time.
 * Never re-subscribes anyone who left: a row for an unsubscribed person is counted under
-  ``left`` and not touched (the upsert's ``WHERE status = 'active'`` guards the same rule
+  ``kept_out`` and not touched (the upsert's ``WHERE status = 'active'`` guards the same rule
   against a concurrent change); bounced, complained and erased addresses are on the
   suppression list and rejected.
+* A ``status`` cell brings opt-outs over from another tool: ``unsubscribed``, ``bounced`` or
+  ``complained`` stores a new person with that status (never mailed) and moves an active one
+  to it; bounced and complained addresses go on the suppression list. Blank or ``active``
+  is the ordinary row; ``left`` (written by export) adds a new person as having left their
+  agency and changes no one. A status never brings anyone back.
 * Memory stays flat as the file grows: rows stream through in chunks, and duplicates are
   found through a temporary table rather than a Python set of every address seen.
 """
@@ -36,18 +42,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, bindparam, select, text
+from sqlalchemy import Engine, bindparam, select, text, update
 from sqlmodel import Session, col
 
 from newsletter.db import dialect_insert, read_session
-from newsletter.models import Agency, Subscriber, SubscriberStatus, Suppression
+from newsletter.models import (
+    Agency,
+    LawfulBasis,
+    Source,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
 from newsletter.shortwrites import DEFAULT_BUDGET, Stage, apply_in_chunks
 from newsletter.subscribers.addresses import AddressError, AgencyDomains, parse_address
+from newsletter.subscribers.changes import suppress
 from newsletter.subscribers.csvfile import (
-    COLUMNS,
+    REQUIRED_HEADER,
     ImportFileError,
     open_csv,
     parse_audiences,
+    parse_status,
     read_header,
     records,
     shorten,
@@ -56,9 +71,11 @@ from newsletter.subscribers.csvfile import (
 
 log = logging.getLogger(__name__)
 
-MAX_LENGTHS = {"email": 400, "name": 200, "agency": 100, "audiences": 40}
+MAX_LENGTHS = {"email": 400, "name": 200, "agency": 100, "audiences": 40, "status": 40}
 MAX_LISTED = 1000  # rejections and notices kept for the report; the counts stay exact
 CHUNK_SIZE = 500  # rows per upsert: well under SQLite's and PostgreSQL's parameter limits
+_STOPPED = (SubscriberStatus.unsubscribed, SubscriberStatus.bounced, SubscriberStatus.complained)
+_SUPPRESSING = {SubscriberStatus.bounced: "bounced", SubscriberStatus.complained: "complained"}
 _SEEN = "nl_import_seen"  # temporary table: address hash -> first line, for duplicate checks
 
 ProgressCallback = Callable[[int, int], None]  # (rows read, bytes read)
@@ -80,7 +97,9 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    left: int = 0  # rows for people who unsubscribed: kept out, not re-subscribed
+    # Rows for people who unsubscribed, bounced, complained or left their agency: kept out,
+    # not re-subscribed. (Not "left": that is the status of people gone from an agency list.)
+    kept_out: int = 0
     rejected: int = 0
     rejections: list[RowIssue] = field(default_factory=list)
     notices: list[RowIssue] = field(default_factory=list)  # agency mismatches, leavers
@@ -110,6 +129,7 @@ class _Row:
     agency: str
     audiences: tuple[bool, bool] | None  # None = keep the current ones (both for a new one)
     raw_email: str
+    status: SubscriberStatus | None = None  # from the status column; None = ordinary row
 
 
 class _Agencies:
@@ -136,10 +156,12 @@ class _Importer:
         default_agency: str | None,
         consent_source: str,
         now: datetime,
+        source: Source = Source.import_,
+        lawful_basis: LawfulBasis = LawfulBasis.public_task,
         stage: Stage | None = None,
     ) -> None:
         self.session = session
-        self.stage = stage
+        self.stage = stage  # set: writes are staged for import_file, not done here
         self.report = report
         self.agencies = _Agencies(session)
         self.default_agency: str | None = None
@@ -151,6 +173,8 @@ class _Importer:
                     + ", ".join(sorted(self.agencies.slugs))
                 )
         self.consent_source = consent_source
+        self.source = source
+        self.lawful_basis = lawful_basis
         self.now = now
         self.columns: dict[str, int] = {}
         self.width = 0  # number of header fields
@@ -186,6 +210,11 @@ class _Importer:
         except ValueError as exc:
             report.reject(line, str(exc), raw_email)
             return None
+        try:
+            status = parse_status(cell("status"))
+        except ValueError as exc:
+            report.reject(line, str(exc), raw_email)
+            return None
         agency_cell = cell("agency")
         if agency_cell:
             agency = self.agencies.resolve(agency_cell)
@@ -209,6 +238,7 @@ class _Importer:
             agency=agency,
             audiences=audiences,
             raw_email=raw_email,
+            status=status,
         )
 
     # --- one chunk, against the database -----------------------------------------------------
@@ -277,21 +307,37 @@ class _Importer:
         }
         values: list[dict[str, Any]] = []
         for row in rows:
-            if row.address_hash in suppressed:
+            current = existing.get(row.email)
+            if row.address_hash in suppressed and not (
+                row.status in _STOPPED and current is not None
+            ):
+                if row.status in _STOPPED:
+                    # Already kept out by the suppression list: nothing to add.
+                    report.kept_out += 1
+                    continue
                 report.reject(
                     row.line, f"suppressed address ({suppressed[row.address_hash]})", row.raw_email
                 )
                 continue
-            current = existing.get(row.email)
             if current is None:
                 children, adults = row.audiences or (True, True)
                 values.append(self._new(row, children, adults))
+                if row.status in _SUPPRESSING and not dry_run:
+                    self._suppress(row.address_hash, _SUPPRESSING[row.status])
                 report.added += 1
                 continue
             name, agency, cur_children, cur_adults, status = current
+            if row.status in _STOPPED and self._stop(row, status, dry_run=dry_run):
+                report.updated += 1
+                report.notice(row.line, f"now {row.status}", row.raw_email)
+                continue
             if status != SubscriberStatus.active:
-                report.left += 1
+                report.kept_out += 1
                 report.notice(row.line, f"{status}: not re-subscribed", row.raw_email)
+                continue
+            if row.status == SubscriberStatus.left:
+                report.kept_out += 1
+                report.notice(row.line, "left: only a sync marks leavers", row.raw_email)
                 continue
             children, adults = row.audiences or (cur_children, cur_adults)
             wanted = (row.name or name, row.agency, children, adults)
@@ -302,11 +348,47 @@ class _Importer:
             report.updated += 1
         if values and not dry_run:
             if self.stage is not None:
-                self.stage.extend(values)
+                self.stage.extend({"op": "upsert", **v} for v in values)
             else:
                 self._upsert(values)
 
+    def _suppress(self, address_hash: str, reason: str) -> None:
+        if self.stage is not None:
+            self.stage.add({"op": "suppress", "address_hash": address_hash, "reason": reason})
+        else:
+            suppress(self.session, address_hash, reason=reason)
+
+    def _stop(self, row: _Row, current: SubscriberStatus, *, dry_run: bool) -> bool:
+        """Apply a status cell (unsubscribed, bounced, complained) to a stored person.
+
+        Only active people move, except that a complaint outranks an unsubscribe or a
+        bounce (as the webhook does). True when the status changes (or would, on a dry run).
+        """
+        assert row.status is not None
+        leaving = [SubscriberStatus.active]
+        if row.status == SubscriberStatus.complained:
+            leaving += [SubscriberStatus.unsubscribed, SubscriberStatus.bounced]
+        if current not in leaving or current == row.status:
+            return False
+        if dry_run:
+            return True
+        if row.status in _SUPPRESSING:
+            self._suppress(row.address_hash, _SUPPRESSING[row.status])
+        if self.stage is not None:
+            # Applied later, guarded the same way: True here means "will change".
+            self.stage.add(
+                {
+                    "op": "stop",
+                    "email": row.email,
+                    "status": row.status.value,
+                    "leaving": [s.value for s in leaving],
+                }
+            )
+            return True
+        return _stop_statement(self.session, row.email, row.status.value, leaving, self.now)
+
     def _new(self, row: _Row, children: bool, adults: bool) -> dict[str, Any]:
+        status = row.status or SubscriberStatus.active
         return {
             "email": row.email,
             "address_hash": row.address_hash,
@@ -314,10 +396,14 @@ class _Importer:
             "agency": row.agency,
             "serves_children": children,
             "serves_adults": adults,
-            "status": SubscriberStatus.active.value,
+            "status": status.value,
+            "status_changed_at": None if status == SubscriberStatus.active else self.now,
             "token": secrets.token_urlsafe(24),
+            "source": self.source.value,
+            "lawful_basis": self.lawful_basis.value,
             "consent_source": self.consent_source,
             "consent_at": self.now,
+            "consent_wording": "",
             "created_at": self.now,
             "updated_at": self.now,
         }
@@ -325,9 +411,12 @@ class _Importer:
     def _upsert(self, values: list[dict[str, Any]]) -> None:
         # One statement with a list of parameter sets: compiled once and cached, sent as
         # batched multi-row VALUES by SQLAlchemy's insertmanyvalues on both dialects.
+        self.session.execute(self._statement(), values)
+
+    def _statement(self) -> Any:
         if self._upsert_statement is None:
             self._upsert_statement = upsert_statement(self.session)
-        self.session.execute(self._upsert_statement, values)
+        return self._upsert_statement
 
 
 def upsert_statement(session: Session) -> Any:
@@ -349,6 +438,19 @@ def upsert_statement(session: Session) -> Any:
     )
 
 
+def _stop_statement(
+    session: Session, email: str, status: str, leaving: list[Any], now: datetime
+) -> bool:
+    """Move a stored person to ``status`` if they are still in one of ``leaving``."""
+    result = session.execute(
+        update(Subscriber)
+        .where(col(Subscriber.email) == email)
+        .where(col(Subscriber.status).in_([str(s) for s in leaving]))
+        .values(status=status, status_changed_at=now, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _create_seen_table(session: Session) -> None:
     dialect = session.get_bind().dialect.name
     # ON COMMIT DROP keeps PostgreSQL's pooled connections clean; SQLite drops it on close
@@ -361,7 +463,7 @@ def _create_seen_table(session: Session) -> None:
 
 def import_csv(
     session: Session,
-    source: Path | IO[bytes],
+    file: Path | IO[bytes],
     *,
     now: datetime,
     consent_source: str,
@@ -369,16 +471,18 @@ def import_csv(
     dry_run: bool = False,
     chunk_size: int = CHUNK_SIZE,
     on_progress: ProgressCallback | None = None,
+    source: Source = Source.import_,
     stage: Stage | None = None,
 ) -> ImportReport:
     """Import a subscriber CSV inside the caller's transaction (see the module docstring).
 
     ``consent_source`` and ``now`` are recorded as the consent of every added subscriber.
+    ``source`` is recorded as where added subscribers came from (lawful basis: public task).
     ``default_agency`` fills rows whose agency cell is empty (else the domain's agency, if
     only one agency claims it). With ``dry_run`` nothing is written; the report says what an
     import would do. Raises ImportFileError when the file as a whole is unusable: the caller
-    must then roll back. With ``stage`` the rows to write go there instead of into the
-    database (see :func:`import_file`).
+    must then roll back. With ``stage`` the writes go there instead of into the database
+    (see :func:`import_file`).
     """
     report = ImportReport(dry_run=dry_run)
     importer = _Importer(
@@ -387,14 +491,15 @@ def import_csv(
         default_agency=default_agency,
         consent_source=consent_source,
         now=now,
+        source=source,
         stage=stage,
     )
-    raw = open_csv(source)
+    raw = open_csv(file)
     try:
         rows_in = records(raw)
         header = next(rows_in, None)
         if header is None:
-            raise ImportFileError(f"the file is empty; expected a header row {','.join(COLUMNS)}")
+            raise ImportFileError(f"the file is empty; expected a header row {REQUIRED_HEADER}")
         importer.columns = read_header(header[1], header[0])
         importer.width = len(header[1])
         _create_seen_table(session)
@@ -415,58 +520,61 @@ def import_csv(
             on_progress(report.rows, _position(raw))
         session.execute(text(f"DROP TABLE {_SEEN}"))
     finally:
-        if isinstance(source, Path):
+        if isinstance(file, Path):
             raw.close()
     log.info(
-        "import: %d rows, %d added, %d updated, %d unchanged, %d left, %d rejected%s",
+        "import: %d rows, %d added, %d updated, %d unchanged, %d kept out, %d rejected%s",
         report.rows,
         report.added,
         report.updated,
         report.unchanged,
-        report.left,
+        report.kept_out,
         report.rejected,
         " (dry run)" if dry_run else "",
     )
     return report
 
 
-_DATETIMES = ("consent_at", "created_at", "updated_at")
+_DATETIMES = ("status_changed_at", "consent_at", "created_at", "updated_at")
 
 
 def _decode_staged(row: dict[str, Any]) -> dict[str, Any]:
     for name in _DATETIMES:
-        row[name] = datetime.fromisoformat(row[name])
+        if row.get(name) is not None:
+            row[name] = datetime.fromisoformat(row[name])
     return row
 
 
 def import_file(
     engine: Engine,
-    source: Path | IO[bytes],
+    file: Path | IO[bytes],
     *,
     now: datetime,
     consent_source: str,
     default_agency: str | None = None,
     dry_run: bool = False,
     on_progress: ProgressCallback | None = None,
-    budget: float | None = None,
+    source: Source = Source.import_,
+    budget: float = DEFAULT_BUDGET,
 ) -> ImportReport:
     """Import a subscriber CSV as a bulk writer must (see the module docstring).
 
     First the whole file is read and judged with a read-only session (no write lock held) and
-    the rows to write are staged on disk; then they are applied in short transactions of about
-    ``budget`` seconds. Raises ImportFileError, having written nothing, when the file as a
-    whole is unusable. The report is the same as :func:`import_csv`'s.
+    the writes it needs are staged on disk; then they are applied in short transactions of
+    about ``budget`` seconds. Raises ImportFileError, having written nothing, when the file as
+    a whole is unusable. The report is the same as :func:`import_csv`'s.
     """
     with Stage(decode=_decode_staged) as stage:
         with read_session(engine) as session:
             report = import_csv(
                 session,
-                source,
+                file,
                 now=now,
                 consent_source=consent_source,
                 default_agency=default_agency,
                 dry_run=dry_run,
                 on_progress=on_progress,
+                source=source,
                 stage=stage,
             )
         if dry_run or not len(stage):
@@ -474,11 +582,20 @@ def import_file(
         statement: list[Any] = []
 
         def apply(session: Session, rows: list[dict[str, Any]]) -> None:
-            if not statement:
-                statement.append(upsert_statement(session))
-            session.execute(statement[0], rows)
+            upserts = [
+                {k: v for k, v in r.items() if k != "op"} for r in rows if r["op"] == "upsert"
+            ]
+            if upserts:
+                if not statement:
+                    statement.append(upsert_statement(session))
+                session.execute(statement[0], upserts)
+            for r in rows:
+                if r["op"] == "suppress":
+                    suppress(session, r["address_hash"], reason=r["reason"])
+                elif r["op"] == "stop":
+                    _stop_statement(session, r["email"], r["status"], r["leaving"], now)
 
-        apply_in_chunks(engine, stage, apply, budget=DEFAULT_BUDGET if budget is None else budget)
+        apply_in_chunks(engine, stage, apply, budget=budget)
     return report
 
 

@@ -15,17 +15,16 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 from starlette.middleware.sessions import SessionMiddleware
 
 from newsletter.config import Settings
 from newsletter.models import AdminUser, Bulletin
 from newsletter.passwords import DUMMY_HASH, verify_password
-from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.formats import bulletin_text, training_text
-from newsletter.reports.html import bulletin_html, training_html
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError, build_training_report
+from newsletter.reports.output import Output, bulletin_output, training_output
+from newsletter.reports.pdf import PdfUnavailable
+from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render_page
 
@@ -150,14 +149,17 @@ def index(request: Request, db: SessionDep) -> Response:
     )
 
 
-def _report_response(text: str, fmt: str) -> Response:
-    if fmt == "csv":
-        return PlainTextResponse(text, media_type="text/csv; charset=utf-8")
-    if fmt == "json":
-        return Response(text, media_type="application/json")
-    return HTMLResponse(
-        text, headers={"Content-Security-Policy": REPORT_CSP, "Cache-Control": "no-store"}
-    )
+def _report_response(output: Output) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if output.fmt == "html":
+        headers["Content-Security-Policy"] = REPORT_CSP
+    else:
+        kind = "inline" if output.fmt == "pdf" else "attachment"
+        headers["Content-Disposition"] = f'{kind}; filename="{output.filename}"'
+    return Response(output.content, media_type=output.media_type, headers=headers)
+
+
+FORMAT_PATTERN = "^(html|pdf|csv|json|table)$"
 
 
 @router.get("/reports/training", response_model=None)
@@ -171,14 +173,16 @@ def training_report(
     agency: str | None = None,
     course: str | None = None,
     kinds: str = ",".join(DEFAULT_KINDS),
-    format: Annotated[str, Query(pattern="^(html|csv|json)$")] = "html",
+    format: Annotated[str, Query(pattern=FORMAT_PATTERN)] = "html",
 ) -> Response:
     """The training report (same as `newsletter report training`)."""
     if signed_in(request) is None:
         return _to_login(request)
     try:
-        report = build_training_report(
+        output = training_output(
             db,
+            settings,
+            fmt=format,  # type: ignore[arg-type]
             month_from=month_from or None,
             month_to=month_to or None,
             agency=agency or None,
@@ -187,10 +191,9 @@ def training_report(
         )
     except ReportError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    if format == "html":
-        return _report_response(training_html(report, settings=settings), format)
-    text = training_text(report, fmt=format, min_count=settings.report_min_count)  # type: ignore[arg-type]
-    return _report_response(text, format)
+    except PdfUnavailable as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return _report_response(output)
 
 
 @router.get("/reports/bulletin/{month}", response_model=None)
@@ -199,16 +202,15 @@ def bulletin_report(
     db: SessionDep,
     settings: SettingsDep,
     month: str,
-    format: Annotated[str, Query(pattern="^(html|csv|json)$")] = "html",
+    format: Annotated[str, Query(pattern=FORMAT_PATTERN)] = "html",
 ) -> Response:
     """One bulletin's report (same as `newsletter report bulletin MONTH`)."""
     if signed_in(request) is None:
         return _to_login(request)
     try:
-        report = build_bulletin_report(db, month=month)
+        output = bulletin_output(db, settings, month=month, fmt=format)  # type: ignore[arg-type]
     except ReportError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    if format == "html":
-        return _report_response(bulletin_html(report, settings=settings), format)
-    text = bulletin_text(report, fmt=format, min_count=settings.report_min_count)  # type: ignore[arg-type]
-    return _report_response(text, format)
+    except PdfUnavailable as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return _report_response(output)

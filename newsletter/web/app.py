@@ -9,7 +9,7 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, ensure_schema
-from newsletter.web import admin, archive, health, metrics, tracking, webhooks
+from newsletter.web import admin, archive, health, metrics, signup, tracking, webhooks
 from newsletter.web.subscriptions import router as subscriptions_router
 
 
@@ -34,6 +34,7 @@ def create_app(
     app.include_router(archive.router)
     admin.install(app, settings)
     app.include_router(subscriptions_router)
+    app.include_router(signup.router)
     tracking.install(app)
     app.include_router(webhooks.router)
     return app
