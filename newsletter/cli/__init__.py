@@ -37,3 +37,6 @@ def main() -> None:
     # Every command checks the schema first; Alembic's INFO lines would drown what it says.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app()
+
+
+__all__ = ["app", "main"]

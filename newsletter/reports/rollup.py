@@ -21,7 +21,6 @@ from sqlalchemy import (
     Engine,
     and_,
     case,
-    delete,
     distinct,
     exists,
     func,
@@ -35,9 +34,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from newsletter.db import read_session, session_scope
+from newsletter.eventlog import delete_events
 from newsletter.models import Event, EventRollup, Link, MachineReasonRollup, RollupLevel, utcnow
 from newsletter.reports.aggregate import MEASURES, item_key_expression
-from newsletter.reports.cache import note_events_changed
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +119,15 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
                 )
             ]
         with session_scope(engine) as writing:
-            # The numbers stay the same, but the rows they come from change: recompute.
-            note_events_changed(writing, [bulletin_id])
             if rows:
                 writing.execute(insert(EventRollup), rows)
             if reasons:
                 writing.execute(insert(MachineReasonRollup), reasons)
-            result = writing.execute(
-                delete(Event).where(col(Event.occurred_at) < before, col(Event.id) <= last, only)
+            # The numbers stay the same, but the rows they come from change: the deletion
+            # bumps the report version of the bulletin, so the reports recompute to be sure.
+            count += delete_events(
+                writing, (col(Event.occurred_at) < before) & (col(Event.id) <= last) & only
             )
-            count += int(getattr(result, "rowcount", 0) or 0)
     log.info("rolled up %d events older than %s", count, before.isoformat())
     return count
 

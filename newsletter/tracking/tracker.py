@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine
 
+from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.models import EventType, LinkKind
 from newsletter.tokens import AgencyRef, DeliveryRef, ProofRef, TokenRef, parse_token
@@ -110,13 +111,14 @@ class Tracker:
         recorder: Recorder | None = None,
         registry: Registry | None = None,
         rules: MachineRules | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.mode = settings.tracking
         self.registry = registry or Registry(engine)
         # A reader waits at most ANSWER_WITHIN seconds for their event's commit; past that (a
         # database busy for longer) they are answered and the event stays queued until committed.
-        self.recorder = recorder or Recorder(engine, answer_within=ANSWER_WITHIN)
+        self.recorder = recorder or Recorder(engine, clock=clock, answer_within=ANSWER_WITHIN)
         self.rules = rules or MachineRules(rule_settings(settings))
         self._key = settings.verification_keys  # current key first, then previous ones
         self._tokens: dict[str, TokenRef] = {}  # verified tokens only

@@ -22,9 +22,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from newsletter.config import Settings
 from newsletter.models import AdminUser, Bulletin
 from newsletter.passwords import DUMMY_HASH, verify_password
-from newsletter.reports.output import Output, bulletin_output, training_output
-from newsletter.reports.pdf import PdfUnavailable
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError
+from newsletter.reports import (
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    Output,
+    PdfUnavailable,
+    ReportError,
+    bulletin_output,
+    training_output,
+)
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render_page
 

@@ -9,8 +9,16 @@ from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, ensure_schema
-from newsletter.web import admin, archive, health, metrics, signup, tracking, webhooks
-from newsletter.web.subscriptions import router as subscriptions_router
+from newsletter.web import (
+    admin,
+    archive,
+    health,
+    metrics,
+    signup,
+    subscriptions,
+    tracking,
+    webhooks,
+)
 
 
 def create_app(
@@ -33,7 +41,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(archive.router)
     admin.install(app, settings)
-    app.include_router(subscriptions_router)
+    subscriptions.install(app)
     app.include_router(signup.router)
     tracking.install(app)
     app.include_router(webhooks.router)

@@ -163,7 +163,7 @@ def test_a_send_a_person_stopped_stays_stopped(
     clock = FakeClock(SLOT + timedelta(minutes=1))
     die_mid_send(engine, settings, clock, survive=1)
     with Session(engine) as s:  # `bulletin stop` while nobody was sending any more
-        stop_send(s, MONTH)
+        stop_send(s, MONTH, clock=clock)
         s.commit()
     fleet = Fleet(engine, settings, clock)
     assert fleet.life.tick().done == []
