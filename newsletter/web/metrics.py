@@ -27,7 +27,7 @@ from newsletter import procmetrics
 from newsletter.config import Settings
 from newsletter.db import read_session
 from newsletter.models import Bulletin, BulletinStatus, Delivery, DeliveryStatus, Event, EventSource
-from newsletter.schedule.leader import leader_present
+from newsletter.schedule import leader_present
 from newsletter.web.deps import EngineDep, SettingsDep
 
 router = APIRouter()
