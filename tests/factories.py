@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from newsletter.accounts import user_id
 from newsletter.eventlog import add_event, note_changed
 from newsletter.models import (
     Agency,
@@ -19,11 +20,15 @@ from newsletter.models import (
     EventType,
     Link,
     LinkKind,
+    Role,
     Subscriber,
     SubscriberStatus,
+    User,
+    UserRole,
     Variant,
     utcnow,
 )
+from newsletter.passwords import hash_password
 from newsletter.tokens import address_hash
 
 _seq = itertools.count(1)
@@ -152,3 +157,31 @@ def make_event(session: Session, delivery: Delivery, **overrides: Any) -> Event:
     add_event(session, event)  # as every writer of events does
     session.flush()
     return event
+
+
+# Hashing costs tens of milliseconds: tests share one hash per password.
+_HASHES: dict[str, str] = {}
+
+
+def make_user(session: Session, **overrides: Any) -> User:
+    """A staff user. ``roles`` (default none), ``password`` (hashed; None: invited only),
+    ``totp_secret`` (set and confirmed: the second factor is on)."""
+    n = next(_seq)
+    roles = overrides.pop("roles", ())
+    password = overrides.pop("password", "correct horse battery")
+    values: dict[str, Any] = {"email": f"staff{n}@example.org", "name": f"Staff {n}"}
+    if password is not None:
+        if password not in _HASHES:
+            _HASHES[password] = hash_password(password)
+        values["password_hash"] = _HASHES[password]
+        values["password_changed_at"] = utcnow()
+    if overrides.get("totp_secret"):
+        overrides.setdefault("totp_confirmed_at", utcnow())
+    values.update(overrides)
+    user = User(**values)
+    session.add(user)
+    session.flush()
+    for role in roles:
+        session.add(UserRole(user_id=user_id(user), role=Role(role)))
+    session.flush()
+    return user

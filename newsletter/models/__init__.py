@@ -1,6 +1,8 @@
 """Every table of the service. Import from here: ``from newsletter.models import Bulletin``."""
 
 from newsletter.models._base import utcnow
+from newsletter.models.activity import ActivityEntry, RateCounter
+from newsletter.models.apitokens import ApiToken, Scope
 from newsletter.models.bulletins import (
     TRANSITIONS,
     Bulletin,
@@ -33,12 +35,22 @@ from newsletter.models.subscribers import (
     SubscriberStatus,
     Suppression,
 )
-from newsletter.models.users import AdminUser
+from newsletter.models.users import (
+    AccountLink,
+    LinkPurpose,
+    Role,
+    SessionStage,
+    StaffSession,
+    User,
+    UserRole,
+)
 
 __all__ = [
     "TRANSITIONS",
-    "AdminUser",
+    "AccountLink",
+    "ActivityEntry",
     "Agency",
+    "ApiToken",
     "Audience",
     "Bulletin",
     "BulletinEventsVersion",
@@ -53,18 +65,26 @@ __all__ = [
     "LawfulBasis",
     "Link",
     "LinkKind",
+    "LinkPurpose",
     "MachineReasonRollup",
     "PendingSignup",
     "PlanRevision",
+    "RateCounter",
     "ReportCache",
     "ReportCacheReason",
     "ReportCacheState",
+    "Role",
     "RollupLevel",
     "ScheduleAction",
+    "Scope",
+    "SessionStage",
     "Source",
+    "StaffSession",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",
+    "User",
+    "UserRole",
     "Variant",
     "utcnow",
 ]
