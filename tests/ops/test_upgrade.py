@@ -28,6 +28,8 @@ from tests.conftest import IN_CI, REPO, TEST_SECRET
 
 BEFORE = "43a6b02"  # main when this round started: migration head 0003
 FILL = Path(__file__).with_name("upgrade_fill.py")
+# Caches derived from the other tables: a migration may drop them to have them recomputed.
+DERIVED = {"report_cache", "report_cache_reason", "report_cache_state"}
 REPORTS = [
     ["report", "bulletin", "2026-07", "--format", "json"],
     ["report", "training", "--from", "2026-01", "--to", "2026-12", "--format", "json"],
@@ -164,6 +166,11 @@ def test_a_database_of_the_previous_release_upgrades_with_every_row_and_the_same
         run(REPO, old_url, data, str(FILL), old_url, "dump", json.dumps(old_tables))
     )
     for table in old_tables:
+        if table in DERIVED:
+            continue  # recomputed from the rows below; the figures are compared at the end
+        if f"{table}:columns" not in after_rows:
+            assert before_rows[table] == [], f"{table} was dropped with its rows"
+            continue
         old_columns = before_rows[f"{table}:columns"][0]
         new_columns = after_rows[f"{table}:columns"][0]
         assert set(old_columns) <= set(new_columns), f"{table} lost a column"

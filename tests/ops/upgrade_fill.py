@@ -25,8 +25,8 @@ def dump(url: str, tables: list[str] | None) -> dict[str, list[list[Any]]]:
     out: dict[str, list[list[Any]]] = {}
     with engine.connect() as conn:
         for name in sorted(tables or meta.tables):
-            if name == "alembic_version":
-                continue
+            if name == "alembic_version" or name not in meta.tables:
+                continue  # a table a later migration dropped: the test says whether it mattered
             table = meta.tables[name]
             columns = [c for c in table.columns]
             rows = conn.execute(select(*columns)).all()
