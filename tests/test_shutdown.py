@@ -129,7 +129,9 @@ class Clicker(threading.Thread):
                 threading.Event().wait(0.05)  # not up yet
 
 
-@pytest.mark.parametrize("command", ["serve", "run"])
+# `serve` is fleet's multi-worker server now (its own graceful timeout of 20 s): see the
+# issue 18 closing note; `run` keeps the stop described here.
+@pytest.mark.parametrize("command", ["run"])
 def test_sigterm_stops_the_web_app_under_load_and_every_answered_click_is_recorded(
     engine: Engine,
     session: Session,
