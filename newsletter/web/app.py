@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from newsletter import __version__
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import admin, archive, health, tracking, webhooks
+from newsletter.web import archive, health, staff, tracking, webhooks
+from newsletter.web.bodylimit import DEFAULT_LIMIT, BodyLimit
+from newsletter.web.headers import SecurityHeaders
 from newsletter.web.subscriptions import router as subscriptions_router
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Request-body limits by path prefix (newsletter.web.bodylimit); everything else gets
+# DEFAULT_LIMIT (1 MiB). A route that takes larger bodies (uploads, webhooks) adds itself here.
+BODY_LIMITS: dict[str, int] = {}
 
 
 def create_app(
@@ -31,8 +42,12 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
     app.include_router(archive.router)
-    admin.install(app, settings)
+    staff.install(app)
     app.include_router(subscriptions_router)
     tracking.install(app)
     app.include_router(webhooks.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last, so they wrap everything (the tracking fast path included).
+    app.add_middleware(BodyLimit, default=DEFAULT_LIMIT, limits=BODY_LIMITS)
+    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     return app
