@@ -43,11 +43,22 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from newsletter.web.staff import account, activity, dashboard, recovery, reports, signin, users
+from newsletter.web.staff import (
+    account,
+    activity,
+    catalogue,
+    dashboard,
+    plan,
+    recovery,
+    reports,
+    signin,
+    themes,
+    users,
+)
 from newsletter.web.staff.auth import CsrfFailed, Forbidden, SignInRequired
 from newsletter.web.staff.render import render
 
-ROUTERS = [signin, recovery, account, dashboard, users, activity, reports]
+ROUTERS = [signin, recovery, account, dashboard, plan, themes, catalogue, users, activity, reports]
 
 
 async def _to_sign_in(request: Request, exc: Exception) -> RedirectResponse:
