@@ -151,7 +151,7 @@ def new_item(
     kind: Annotated[str, Query(max_length=20)] = "course",
 ) -> HTMLResponse:
     """The form for a new catalogue item."""
-    current = current_revision(db)
+    current = load_state(db, settings).revision
     return _item_page(
         request,
         db,

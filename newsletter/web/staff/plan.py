@@ -171,7 +171,7 @@ def calendar_rows(
         status = status_of(bulletin, plan)
         action, at = steps.get(month, ("none", None))
         if bulletin is None and month < this_month:
-            action, at = "none: the month has passed", None
+            status, action, at = "missed", "none: the month has passed unsent", None
         rows.append(
             CalendarRow(
                 month=month,

@@ -302,6 +302,7 @@ def _render_editor(
         catalogue=catalogue,
         agencies=_agencies(db),
         audiences=AUDIENCES,
+        audience_labels={"children": "Children's workforce", "adults": "Adults' workforce"},
         intro_html=intro_html,
         subject_shown=SUBJECT_SHOWN,
         preheader_shown=PREHEADER_SHOWN,
