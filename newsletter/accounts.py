@@ -11,7 +11,7 @@ worker thread, the CLI inline). The rules that guard the service live here, once
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -190,7 +190,7 @@ def remove_user(session: Session, user: User, *, actor: User | str) -> None:
 
 
 def approver_addresses(session: Session) -> list[str]:
-    """The people asked to approve bulletins: everyone holding the approver role."""
+    """Everyone holding the approver role, by address."""
     rows = session.exec(
         select(User.email)
         .join(UserRole, col(UserRole.user_id) == col(User.id))
@@ -200,18 +200,29 @@ def approver_addresses(session: Session) -> list[str]:
     return list(rows)
 
 
+def approvers(session: Session, seed: Sequence[str]) -> list[str]:
+    """The people asked to approve bulletins, and the only ones who may: everyone holding the
+    approver role. Until somebody holds it, the NEWSLETTER_APPROVERS addresses (``seed``)."""
+    holders = approver_addresses(session)
+    if holders:
+        return holders
+    return [address.strip().lower() for address in seed if address.strip()]
+
+
 def seed_approvers(session: Session, addresses: Iterable[str], *, actor: str) -> list[str]:
-    """Give the approver role to each address of NEWSLETTER_APPROVERS (creating an account
-    without a password where there is none: they sign in once invited). Returns the addresses
-    that changed."""
-    changed: list[str] = []
-    for raw in addresses:
+    """Give the approver role to each NEWSLETTER_APPROVERS address, only while nobody holds it
+    (so a role taken away later stays away). An address without an account gets one without a
+    password: they sign in once an admin sends them an invitation. Returns the addresses."""
+    wanted = [a for a in addresses if a.strip()]
+    if not wanted or approver_addresses(session):
+        return []
+    seeded: list[str] = []
+    for raw in wanted:
         address = normalise_email(raw)
         user = find_user(session, address)
         if user is None:
             add_user(session, email=address, roles=[Role.approver], actor=actor)
-            changed.append(address)
-        elif Role.approver not in roles_of(session, user):
+        else:
             set_roles(session, user, {*roles_of(session, user), Role.approver}, actor=actor)
-            changed.append(address)
-    return changed
+        seeded.append(address)
+    return seeded

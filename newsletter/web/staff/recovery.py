@@ -7,16 +7,18 @@ stranger who has an account. Requests are limited per address and per client.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from newsletter import accounts, ratelimit
 from newsletter.accounts import AccountError
 from newsletter.activity import record
-from newsletter.models import LinkPurpose, User
+from newsletter.models import AccountLink, LinkPurpose, User
 from newsletter.passwords import password_problem
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.staff import links, security, sessions
@@ -86,8 +88,8 @@ def forgot_sent(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 
 def _link_user(
-    db: SessionDep, token: str, purpose: LinkPurpose, now: datetime
-) -> tuple[object, User] | None:
+    db: Session, token: str, purpose: LinkPurpose, now: datetime
+) -> tuple[AccountLink, User] | None:
     link = links.find(db, token, purpose, now=now)
     if link is None:
         return None
@@ -116,7 +118,7 @@ def _choose_form(
     )
 
 
-def _choose_page(purpose: LinkPurpose):  # type: ignore[no-untyped-def]
+def _choose_page(purpose: LinkPurpose) -> Callable[..., HTMLResponse]:
     def page(request: Request, token: str, db: SessionDep, clock: ClockDep) -> HTMLResponse:
         found = _link_user(db, token, purpose, clock.now())
         return _choose_form(request, purpose, user=found[1] if found else None)
@@ -124,7 +126,7 @@ def _choose_page(purpose: LinkPurpose):  # type: ignore[no-untyped-def]
     return page
 
 
-def _choose(purpose: LinkPurpose):  # type: ignore[no-untyped-def]
+def _choose(purpose: LinkPurpose) -> Callable[..., Response]:
     def submit(
         request: Request,
         token: str,
@@ -145,7 +147,7 @@ def _choose(purpose: LinkPurpose):  # type: ignore[no-untyped-def]
             return _choose_form(
                 request, purpose, user=user, status_code=400, error=problem[0].upper() + problem[1:]
             )
-        link.used_at = now  # type: ignore[attr-defined]
+        link.used_at = now
         db.add(link)
         accounts.set_password(db, user, security.new_hash(password), actor=user, now=now)
         record(db, actor=user, action=f"user.{purpose.value}_accepted", object=f"user:{user.email}")

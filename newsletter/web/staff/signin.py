@@ -111,6 +111,9 @@ def _begin(
     else:
         stage, target = SessionStage.signed_in, next
     _, token = sessions.start(db, request, user, stage=stage, now=now)
+    # Housekeeping, cheap and indexed: sessions past their timeouts, counts of old windows.
+    sessions.prune(db, settings=settings, now=now)
+    ratelimit.prune(db, before=now - timedelta(days=2))
     if stage is SessionStage.signed_in:
         user.last_sign_in_at = now
         db.add(user)
@@ -185,7 +188,7 @@ def sign_in(
                 actor="anonymous",
                 action="user.sign_in_failed",
                 object=f"user:{user.email}",
-                detail=f"wrong password ({wrong.count} in a row)",
+                detail=f"wrong password: {wrong.count} of {ratelimit.SIGN_IN_ACCOUNT.max} before a lock",
                 client=client,
             )
             if wrong.count >= ratelimit.SIGN_IN_ACCOUNT.max:

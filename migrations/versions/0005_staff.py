@@ -4,7 +4,7 @@ Every existing administrator becomes a ``staff_user`` holding the ``admin`` role
 (scrypt) password hash; it is upgraded to Argon2id at their next sign-in. The activity log is
 append-only: triggers refuse UPDATE and DELETE on it on both SQLite and PostgreSQL.
 
-Revision ID: 0004_staff
+Revision ID: 0005_staff
 Revises: 0004_plan_revisions
 Create Date: 2026-12-01 04:02:47.807094
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0004_staff"
+revision: str = "0005_staff"
 down_revision: str | None = "0004_plan_revisions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
