@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from newsletter.plan.model import Theme
 from newsletter.plan.snapshot import CATALOGUE_DIR, THEMES_DIR
 
 
@@ -87,6 +88,35 @@ def _text(value: str) -> str:
     written as a literal block (``|-``) when it runs over several lines."""
     text = "\n".join(line.rstrip() for line in value.replace("\r\n", "\n").split("\n")).strip()
     return LiteralScalarString(text) if "\n" in text else text
+
+
+def form_from_theme(theme: Theme, *, month: str) -> ThemeForm:
+    return ThemeForm(
+        month=month,
+        title=theme.title,
+        subject=theme.subject,
+        preheader=theme.preheader,
+        audience=[a.value for a in theme.audiences],
+        intro=theme.intro,
+        send_date=theme.send_date.isoformat() if theme.send_date and theme.month == month else "",
+        send_time=f"{theme.send_time:%H:%M}" if theme.send_time else "",
+        sections=[
+            SectionForm(
+                title=section.title,
+                intro=section.intro or "",
+                feedback=section.feedback,
+                items=[
+                    UseForm(
+                        ref=use.item.id,
+                        note=use.note or "",
+                        agencies=list(use.agencies) if use.agencies is not None else [],
+                    )
+                    for use in section.items
+                ],
+            )
+            for section in theme.sections
+        ],
+    )
 
 
 def theme_path(month: str) -> str:

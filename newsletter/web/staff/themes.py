@@ -24,8 +24,15 @@ from newsletter.assemble.markdown import render_prose
 from newsletter.assemble.preview import preview_variant
 from newsletter.config import Settings
 from newsletter.models import Agency, User
-from newsletter.plan import Plan, PlanError, PlanInvalid, Theme
-from newsletter.plan.documents import SectionForm, ThemeForm, UseForm, theme_document, theme_path
+from newsletter.plan import Plan, PlanError, PlanInvalid
+from newsletter.plan.documents import (
+    SectionForm,
+    ThemeForm,
+    UseForm,
+    form_from_theme,
+    theme_document,
+    theme_path,
+)
 from newsletter.plan.loader import agency_slugs
 from newsletter.plan.raw import AUDIENCES, MONTH_RE
 from newsletter.plan.store import (
@@ -54,35 +61,6 @@ PREVIEW_CSP = (
 
 
 # --- the form <-> ThemeForm --------------------------------------------------------------------
-
-
-def form_from_theme(theme: Theme, *, month: str) -> ThemeForm:
-    return ThemeForm(
-        month=month,
-        title=theme.title,
-        subject=theme.subject,
-        preheader=theme.preheader,
-        audience=[a.value for a in theme.audiences],
-        intro=theme.intro,
-        send_date=theme.send_date.isoformat() if theme.send_date and theme.month == month else "",
-        send_time=f"{theme.send_time:%H:%M}" if theme.send_time else "",
-        sections=[
-            SectionForm(
-                title=section.title,
-                intro=section.intro or "",
-                feedback=section.feedback,
-                items=[
-                    UseForm(
-                        ref=use.item.id,
-                        note=use.note or "",
-                        agencies=list(use.agencies) if use.agencies is not None else [],
-                    )
-                    for use in section.items
-                ],
-            )
-            for section in theme.sections
-        ],
-    )
 
 
 _SECTION_KEY = re.compile(r"^sections-(\d+)-title$")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -132,10 +133,10 @@ def test_an_editor_plans_a_month_in_the_browser_and_a_second_editor_is_refused_o
     ann.get_by_label("Format").fill("Virtual classroom")
     ann.get_by_label("Booking closes").fill("2027-01-31")
     ann.get_by_role("button", name="Add course").click()
-    assert ann.get_by_text("Added course course-new-year-review (revision 2)").is_visible()
+    expect(ann.get_by_text("Added course course-new-year-review (revision 2)")).to_be_visible()
     _axe(ann)
     ann.goto(f"{base}/admin/catalogue?kind=course")
-    assert ann.get_by_role("link", name="Reviewing the year: learning from 2026").is_visible()
+    expect(ann.get_by_role("link", name="Reviewing the year: learning from 2026")).to_be_visible()
     _shot(ann, tmp_path, "staff-catalogue.png")
 
     # Bob opens December (revision 2) and will save later.
@@ -149,9 +150,9 @@ def test_an_editor_plans_a_month_in_the_browser_and_a_second_editor_is_refused_o
     _shot(ann, tmp_path, "staff-calendar.png")
     ann.get_by_role("link", name="Plan January 2027").click()
     _axe(ann)
-    assert ann.get_by_label("Start from").input_value() == "2026-12"
+    expect(ann.get_by_label("Start from")).to_have_value("2026-12")
     ann.get_by_role("button", name="Continue").click()
-    assert ann.get_by_text("Copied from December 2026").is_visible()
+    expect(ann.get_by_text("Copied from December 2026")).to_be_visible()
     ann.get_by_label("Theme", exact=True).fill("Learning from the Year")
     ann.get_by_label("Subject line").fill("")
     ann.get_by_label("Search the catalogue").fill("year review")
@@ -164,13 +165,13 @@ def test_an_editor_plans_a_month_in_the_browser_and_a_second_editor_is_refused_o
     # Saving without a subject: the error beside the field and in the summary.
     ann.get_by_role("button", name="Save January 2027").click()
     summary = ann.locator(".error-summary")
-    assert "subject: is required but missing" in summary.inner_text()
+    expect(summary).to_contain_text("subject: is required but missing")
     beside = " ".join(ann.locator("#subject-error1").inner_text().split())
     assert beside == "Error: is required but missing"
     _axe(ann)
     ann.get_by_label("Subject line").fill("January's learning: a year of reviews")
     ann.get_by_role("button", name="Update the previews").click()
-    assert ann.locator(".inbox__subject").inner_text() == "January's learning: a year of reviews"
+    expect(ann.locator(".inbox__subject")).to_have_text("January's learning: a year of reviews")
     _shot(ann, tmp_path, "staff-editor.png")
 
     # Previews of two agencies, before saving: the course is shown to health only.
@@ -189,13 +190,15 @@ def test_an_editor_plans_a_month_in_the_browser_and_a_second_editor_is_refused_o
 
     ann.get_by_label("What changed").fill("January planned")
     ann.get_by_role("button", name="Save January 2027").click()
-    assert ann.get_by_text("January 2027 saved as revision 3").is_visible()
+    expect(ann.get_by_text("January 2027 saved as revision 3")).to_be_visible()
 
     # Bob saves over revision 2: refused, with the difference; his edit is kept in the form.
     bob.get_by_label("Theme", exact=True).fill("Safer Sleep at Christmas")
     bob.get_by_role("button", name="Save December 2026").click()
-    assert bob.get_by_role("heading", name="Not saved: someone else changed the plan").is_visible()
-    assert "+title: Learning from the Year" in bob.locator("pre.diff").inner_text()
+    expect(
+        bob.get_by_role("heading", name="Not saved: someone else changed the plan")
+    ).to_be_visible()
+    expect(bob.locator("pre.diff")).to_contain_text("+title: Learning from the Year")
     assert bob.get_by_label("Theme", exact=True).input_value() == "Safer Sleep at Christmas"
     _axe(bob)
 
@@ -203,11 +206,11 @@ def test_an_editor_plans_a_month_in_the_browser_and_a_second_editor_is_refused_o
     ann.goto(f"{base}/admin/plan")
     _axe(ann)
     ann.get_by_role("link", name="Changes in revision 3").click()
-    assert "+title: Learning from the Year" in ann.locator("pre.diff").inner_text()
+    expect(ann.locator("pre.diff")).to_contain_text("+title: Learning from the Year")
     _axe(ann)
     ann.goto(f"{base}/admin/plan")
     ann.get_by_role("button", name="Restore revision 1").click()
-    assert ann.get_by_text("Revision 1 restored as revision 4").is_visible()
+    expect(ann.get_by_text("Revision 1 restored as revision 4")).to_be_visible()
 
     # Carol approves but does not edit: the editor is refused to her.
     carol = _sign_in(chromium, base, "carol@example.org")
