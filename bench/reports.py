@@ -13,8 +13,9 @@ is recomputed only for bulletins whose events changed. The bulk load notes its c
 every writer of events must (a bump of bulletin_events_version). Prints, per size: the raw
 ``SELECT count(*) FROM event`` time (the baseline), then the 24-month training report cold
 (every bulletin changed: everything recomputed), warm (nothing changed), with one bulletin
-changed (one click recorded through the writer), and the one-month report warm, each with its
-ratio to the baseline; then how the report's time grew against the number of events (linear
+changed (one click recorded through the writer), the one-month report warm, and the board's
+view of 2026 (which also reads 2025 for the comparison) warm, each with its ratio to the
+baseline; then how the report's time grew against the number of events (linear
 growth gives a ratio near 1; the warm report does not grow with events at all).
 
     python -m bench reports            # default, a few minutes at most
@@ -38,8 +39,10 @@ from sqlmodel import Session, col, select
 from bench import agency_slugs
 from newsletter.db import make_engine, migrate, session_scope
 from newsletter.models import Delivery, Event, EventSource, EventType, utcnow
+from newsletter.reports.board import build_board_report
 from newsletter.reports.cache import note_events_changed
 from newsletter.reports.formats import training_text
+from newsletter.reports.terminal import board_table
 from newsletter.reports.training import build_training_report
 
 BULLETINS = 24
@@ -175,6 +178,7 @@ class Timing:
     warm: float
     one_changed: float
     one_month: float
+    board: float
 
 
 def _all_changed(engine: Engine) -> None:
@@ -230,9 +234,17 @@ def _measure(url: str, runs: int) -> Timing:
         warm = _best(report(None), runs)
         one_changed = _best(report(None), runs, before=lambda: _one_click(engine))
         one = _best(report("2026-06"), runs)
+
+        def board() -> object:
+            # The board's view: the period and the one before it, as the terminal table.
+            with Session(engine) as session:
+                b = build_board_report(session, month_from="2026-01", month_to="2026-12")
+                return board_table(b, min_count=5)
+
+        board_time = _best(board, runs)
     finally:
         engine.dispose()
-    return Timing(events, count_all, read_all, cold, warm, one_changed, one)
+    return Timing(events, count_all, read_all, cold, warm, one_changed, one, board_time)
 
 
 def _line(label: str, seconds: float, baseline: float | None = None) -> str:
@@ -276,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
                 _line("report training, 24 months, one changed (csv)", t.one_changed, t.count_all)
             )
             print(_line("report training, one month, warm (csv)", t.one_month, t.count_all))
+            print(_line("board table, 12 months + 12 before, warm", t.board, t.count_all))
             print(
                 f"  cold 24-month report / sum(machine) scan: {t.cold / t.read_all:.1f}x",
                 flush=True,

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
 from newsletter.reports.bookings import BookingImportError, import_bookings
-from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError, build_training_report
+from newsletter.reports.formats import FORMATS, Format
+from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError
 
 app = typer.Typer(help="Training-link engagement reports for the board.", no_args_is_help=True)
+
+FORMAT_HELP = (
+    "table (fits 100 columns), csv or json (every raw column), html (for screens) "
+    "or pdf (A4, for board papers)."
+)
 
 
 def _format(value: str) -> Format:
@@ -25,15 +30,22 @@ def _optional_month(value: str | None) -> str | None:
     return None if value is None else month_arg(value)
 
 
-def _emit(text: str, out: Path | None) -> None:
+def _emit(content: str | bytes, out: Path | None) -> None:
     if out is None:
-        typer.echo(text, nl=not text.endswith("\n"))
+        if isinstance(content, bytes):
+            if sys.stdout.isatty():
+                fail("a PDF is not for the terminal: add --out FILE.pdf (or redirect it)")
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+            return
+        typer.echo(content, nl=not content.endswith("\n"))
         return
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_bytes(data)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
-    console.print(f"wrote {out} ({len(text.encode()):,} bytes)")
+    console.print(f"wrote {out} ({len(data):,} bytes)")
 
 
 @app.command()
@@ -49,57 +61,58 @@ def training(
     kinds: str = typer.Option(
         ",".join(DEFAULT_KINDS), help=f"Link kinds, comma-separated: {','.join(ALL_KINDS)}."
     ),
-    fmt: str = typer.Option("table", "--format", help="table, csv, json or html."),
+    fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
+    wide: bool = typer.Option(
+        False, "--wide", help="table: every column (course, agency, month; raw figures too)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
 ) -> None:
-    """Engagement with training links by course, agency and month."""
+    """The training report: headline against the previous period, courses by theme month,
+    themes compared; CSV and JSON keep every raw column."""
     chosen = _format(fmt)
     if month_from and month_to and month_from > month_to:
         fail(f"--from {month_from} is after --to {month_to}")
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
+    from newsletter.reports.output import training_output
+    from newsletter.reports.pdf import PdfUnavailable
+
     settings = load_settings()
     with session_for(settings) as session:
         try:
-            report = build_training_report(
+            output = training_output(
                 session,
+                settings,
+                fmt=chosen,
+                wide=wide,
                 month_from=month_from,
                 month_to=month_to,
                 agency=agency,
                 course=course,
                 kinds=kind_list,
             )
-        except ReportError as exc:
+        except (ReportError, PdfUnavailable) as exc:
             fail(str(exc))
-    if chosen == "html":
-        from newsletter.reports.html import training_html
-
-        text = training_html(report, settings=settings)
-    else:
-        text = training_text(report, fmt=chosen, min_count=settings.report_min_count)
-    _emit(text, out)
+    _emit(output.content, out)
 
 
 @app.command()
 def bulletin(
     month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
-    fmt: str = typer.Option("table", "--format", help="table, csv, json or html."),
+    fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
 ) -> None:
     """One bulletin by agency, by section and link (click map), feedback and top courses."""
     chosen = _format(fmt)
+    from newsletter.reports.output import bulletin_output
+    from newsletter.reports.pdf import PdfUnavailable
+
     settings = load_settings()
     with session_for(settings) as session:
         try:
-            report = build_bulletin_report(session, month=month)
-        except ReportError as exc:
+            output = bulletin_output(session, settings, month=month, fmt=chosen)
+        except (ReportError, PdfUnavailable) as exc:
             fail(str(exc))
-    if chosen == "html":
-        from newsletter.reports.html import bulletin_html
-
-        text = bulletin_html(report, settings=settings)
-    else:
-        text = bulletin_text(report, fmt=chosen, min_count=settings.report_min_count)
-    _emit(text, out)
+    _emit(output.content, out)
 
 
 @app.command("import-bookings")

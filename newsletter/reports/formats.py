@@ -17,18 +17,21 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from newsletter.reports import public
+from newsletter.reports import public, wording
+from newsletter.reports.board import BoardReport
 from newsletter.reports.bulletin import BulletinReport
 from newsletter.reports.public import Column, Value
 from newsletter.reports.training import TrainingReport
 
-Format = Literal["table", "csv", "json", "html"]
-FORMATS: tuple[str, ...] = ("table", "csv", "json", "html")
+Format = Literal["table", "csv", "json", "html", "pdf"]
+FORMATS: tuple[str, ...] = ("table", "csv", "json", "html", "pdf")
 
 
 def cell_text(value: Value, kind: str = "count") -> str:
     if value is None:
         return "–" if kind != "text" else ""
+    if value == public.SUPPRESSED:
+        return "–*"
     if kind == "rate" and not isinstance(value, str):
         return f"{value:.1f}%"
     return str(value)
@@ -83,8 +86,43 @@ def _notes(lines: Sequence[str]) -> str:
     return "".join(f"# {line}\n" for line in lines)
 
 
-def training_text(report: TrainingReport, *, fmt: Format, min_count: int) -> str:
-    """The training report as table, csv or json text (html: see reports.html)."""
+def board_summary(board: BoardReport, min_count: int) -> dict[str, Any]:
+    """The board's headline, sentences and themes for the JSON (small numbers hidden as in
+    the rows)."""
+    p = public.people
+    return {
+        "period": {"from": board.period.first, "to": board.period.last} if board.period else None,
+        "previous_period": (
+            {"from": board.previous.first, "to": board.previous.last} if board.previous else None
+        ),
+        "headline": [
+            {
+                "measure": f.key,
+                "label": f.label,
+                "value": p(f.value, min_count),
+                "previous": p(f.previous, min_count),
+            }
+            for f in board.headline
+        ],
+        "sentences": wording.sentences(board, min_count),
+        "themes": [
+            {
+                "month": m.month,
+                "theme": m.theme,
+                "reached": p(m.reached, min_count),
+                "course_clicks": p(m.course_clicks, min_count),
+                "course_clicks_per_100_reached": public.rate(m.course_clicks, m.reached, min_count),
+            }
+            for m in board.months
+        ],
+    }
+
+
+def training_text(
+    report: TrainingReport, *, fmt: Format, min_count: int, board: BoardReport | None = None
+) -> str:
+    """The training report as table (every column), csv or json text; json carries the
+    board's summary when ``board`` is given (html and pdf: reports.html, reports.pdf)."""
     records = public.training_records(report, min_count)
     machine = public.machine_statement(report.machine_rules)
     hidden = public.suppression_statement(min_count)
@@ -102,6 +140,7 @@ def training_text(report: TrainingReport, *, fmt: Format, min_count: int) -> str
                     "rules": public.machine_json(report.machine_rules),
                 },
                 "small_numbers": hidden,
+                **({"summary": board_summary(board, min_count)} if board is not None else {}),
                 "columns": [c.key for c in public.TRAINING_COLUMNS],
                 "rows": records,
                 "unmatched_bookings": [
@@ -125,6 +164,7 @@ def training_text(report: TrainingReport, *, fmt: Format, min_count: int) -> str
         return _console_text(
             _table(title, public.TRAINING_COLUMNS, records),
             "Figures: human-estimated (raw, machine activity included).",
+            f"–* not shown: built on fewer than {min_count} people." if min_count > 0 else "",
             machine,
             hidden,
         )
@@ -183,12 +223,27 @@ def bulletin_text(report: BulletinReport, *, fmt: Format, min_count: int) -> str
             blocks.append(f"# {key}\n" + _csv_block(cols, records))
         return "\n".join(blocks)
     if fmt == "table":
-        tables = [_table(title, cols, records) for _k, title, cols, records in parts]
+        tables = []
+        for key, title, cols, records in parts:
+            shown = records
+            if key == "links":
+                shown = [r for r in records if r.get("kind") not in public.INTERNAL_KINDS]
+            tables.append(_table(title, public.for_people(cols), shown))
+        internal = [
+            r for r in public.link_records(report, min_count) if r["kind"] in public.INTERNAL_KINDS
+        ]
+        appendix = [
+            f"Methods: link {r['position']} ({r['kind']}: {r['title']}) is hidden from readers "
+            f"to catch machines that follow every link: {r['clicks_raw']} hits."
+            for r in internal
+        ]
         return _console_text(
             f"Bulletin {report.month}: {report.theme}",
             *tables,
             "Figures: human-estimated (raw, machine activity included).",
+            f"–* not shown: built on fewer than {min_count} people." if min_count > 0 else "",
             machine,
             hidden,
+            *appendix,
         )
     raise ValueError(f"unknown format {fmt!r}")

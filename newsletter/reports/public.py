@@ -3,7 +3,8 @@
 Every format (table, CSV, JSON, HTML and its charts) is drawn from these records, so a count
 of fewer than ``min_count`` people can appear in none of them. Counts of 1 to min_count - 1
 show as ``"<5"`` (for the default 5); 0 stays 0; ``min_count`` 0 shows everything (internal
-use). A rate built on a hidden count is hidden too, since it would give the count away.
+use). A rate built on a hidden count is hidden too, since it would give the count away: it is
+``"suppressed"`` (never ``"<5"`` in a rate column, which would read as "under 5 %").
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Column:
     kind: str = "count"  # count | rate | text
 
 
+SUPPRESSED = "suppressed"
+
+
 def hidden_label(min_count: int) -> str:
     return f"<{min_count}"
 
@@ -46,7 +50,7 @@ def rate(numerator: int, denominator: int, min_count: int) -> float | str | None
     if isinstance(people(numerator, min_count), str) or isinstance(
         people(denominator, min_count), str
     ):
-        return hidden_label(min_count)
+        return SUPPRESSED
     return round(100.0 * numerator / denominator, 1)
 
 
@@ -182,6 +186,17 @@ def bulletin_agency_records(report: BulletinReport, min_count: int) -> list[dict
     return out
 
 
+# Links the template adds for machine-activity detection: in the methods appendix of the
+# human-read formats, never in the click map a board reads (CSV and JSON keep them).
+INTERNAL_KINDS = ("honeypot",)
+ID_KEYS = ("catalogue_id", "course_id")
+
+
+def for_people(columns: Sequence[Column]) -> list[Column]:
+    """The columns a person reads: names, not ids (CSV and JSON keep the ids)."""
+    return [c for c in columns if c.key not in ID_KEYS]
+
+
 def link_records(report: BulletinReport, min_count: int) -> list[dict[str, Value]]:
     return [
         {
@@ -247,5 +262,5 @@ def suppression_statement(min_count: int) -> str:
         return "Small numbers are NOT hidden (NEWSLETTER_REPORT_MIN_COUNT=0): internal use only."
     return (
         f"Counts of 1 to {min_count - 1} people are shown as {hidden_label(min_count)}, "
-        "and so are rates built on them."
+        f"and rates built on them as {SUPPRESSED}."
     )

@@ -82,6 +82,7 @@ class TrainingReport:
     reach: list[Reach]  # every (bulletin, agency) in range, for the funnels
     machine_rules: list[MachineRule]
     unmatched_bookings: list[CourseBooking] = field(default_factory=list)
+    themes: dict[str, str] = field(default_factory=dict)  # month -> theme, every bulletin in range
 
     @property
     def months(self) -> list[str]:
@@ -226,6 +227,7 @@ def build_training_report(
         reach=sorted(kept_reach, key=lambda r: (r.month, order.get(r.agency, len(order)))),
         machine_rules=machine_rules(session, bulletin_ids=ids),
         unmatched_bookings=unmatched,
+        themes={b.month: b.theme for b in bulletins},
     )
 
 

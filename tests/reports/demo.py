@@ -18,25 +18,38 @@ AGENCIES = {
     "voluntary": 12,
 }
 COURSES = {
-    "icon": "ICON: babies cry",
-    "neglect": "Child Neglect",
-    "nai": "Bruising in babies",
-    "cse": "Exploitation awareness",
+    "icon": "ICON: babies cry, you can cope (e-learning)",
+    "neglect": "Child Neglect: recognising and responding",
+    "nai": "Bruising in non-mobile babies",
+    "cse": "Child exploitation awareness for practitioners",
 }
 MONTHS = ["2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]
+THEMES = [
+    "Domestic Abuse",
+    "Self-Harm and Suicide Prevention",
+    "Professional Curiosity",
+    "Child Exploitation",
+    "Neglect",
+    "Non-Accidental Injuries",
+]
+NAMES = {
+    "police": "Police",
+    "health": "Health (NHS and private providers)",
+    "education": "Education and early years",
+    "childrens-social-care": "Children's social care",
+    "voluntary": "Voluntary and community sector",
+}
 
 
 def build_demo(session: Session, *, seed: int = 7) -> None:
     rnd = random.Random(seed)
     for i, slug in enumerate(AGENCIES):
-        make_agency(session, slug=slug, name=slug.replace("-", " ").title(), position=i)
+        make_agency(session, slug=slug, name=NAMES[slug], position=i)
     people = {
         a: [make_subscriber(session, agency=a) for _ in range(n)] for a, n in AGENCIES.items()
     }
     for m, month in enumerate(MONTHS):
-        bulletin = make_bulletin(
-            session, month=month, theme=f"Theme {month}", status=BulletinStatus.sent
-        )
+        bulletin = make_bulletin(session, month=month, theme=THEMES[m], status=BulletinStatus.sent)
         variants = {a: make_variant(session, bulletin, agency=a) for a in AGENCIES}
         chosen = rnd.sample(sorted(COURSES), 3)
         links = [

@@ -157,3 +157,50 @@ def build_july(session: Session) -> July:
     assert bulletin.id is not None
     ids = {"icon1": icon1.id, "icon2": icon2.id, "neglect": neglect.id, "feedback": feedback.id}
     return July(bulletin, {k: v for k, v in ids.items() if v is not None})
+
+
+JUNE_SENT = datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
+
+
+def build_june(session: Session) -> Bulletin:
+    """June 2026 ("Neglect"), the month before July, for the board report's comparisons.
+
+    One course, "neglect" (Child Neglect), shown to both agencies; 10 health and 10 police
+    people reached, nothing bounced. Health: 6 open, 5 click the course. Police: 4 open,
+    2 click it, plus one scanner click (machine: raw only). Call after build_july (agencies).
+
+    Expected: reached 20, opened 10, course clicks 7 (raw 8), 35.0 per 100 reached;
+    Neglect x health 5 of 10 (50.0%), x police 2 of 10 (fewer than 5 people: rate hidden).
+    """
+    bulletin = make_bulletin(session, month="2026-06", theme="Neglect", status=BulletinStatus.sent)
+    variants = {a: make_variant(session, bulletin, agency=a) for a in ("health", "police")}
+    course = make_link(
+        session,
+        bulletin,
+        position=1,
+        section="Training",
+        catalogue_id="neglect",
+        title="Child Neglect",
+    )
+    at = JUNE_SENT + timedelta(hours=2)
+    for agency, opens, clicks in (("health", 6, 5), ("police", 4, 2)):
+        for i in range(10):
+            subscriber = make_subscriber(session, agency=agency)
+            d = make_delivery(session, bulletin, subscriber, variants[agency], sent_at=JUNE_SENT)
+            if i < opens:
+                make_event(session, d, type=EventType.open, occurred_at=at)
+            if i < clicks:
+                make_event(session, d, type=EventType.click, link_id=course.id, occurred_at=at)
+            if agency == "police" and i == 9:
+                make_event(
+                    session,
+                    d,
+                    type=EventType.click,
+                    link_id=course.id,
+                    occurred_at=JUNE_SENT,
+                    machine=True,
+                    machine_reason="scanner-agent",
+                    rules_version="v1",
+                )
+    session.commit()
+    return bulletin

@@ -102,7 +102,7 @@ def test_report_commands_refuse_bad_arguments_with_a_clear_error(
     build_july(session)
     cases = {
         ("report", "training", "--from", "2026-7"): "is not a month",
-        ("report", "training", "--format", "pdf"): "choose one of table, csv, json, html",
+        ("report", "training", "--format", "docx"): "choose one of table, csv, json, html, pdf",
         ("report", "training", "--agency", "fire"): "unknown agency 'fire'",
         ("report", "training", "--kinds", "course,video"): "unknown kind video",
         ("report", "training", "--kinds", ","): "choose at least one kind",

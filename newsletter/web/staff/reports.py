@@ -1,42 +1,42 @@
-"""The reports, for everyone signed in: served exactly as `newsletter report ... --format html`
-writes them (or as CSV/JSON). The report HTML carries its own strict CSP (it needs nothing)."""
+"""The reports, for everyone signed in: served exactly as `newsletter report ... --format F`
+writes them (HTML, PDF, CSV, JSON or the terminal table). The report HTML carries its own
+strict CSP (it needs nothing from anywhere)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi import HTTPException, Query
+from fastapi.responses import Response
 
-from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.formats import bulletin_text, training_text
-from newsletter.reports.html import bulletin_html, training_html
-from newsletter.reports.training import DEFAULT_KINDS, ReportError, build_training_report
+from newsletter.reports.output import Output, bulletin_output, training_output
+from newsletter.reports.pdf import PdfUnavailable
+from newsletter.reports.training import DEFAULT_KINDS, ReportError
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.staff.auth import StaffUser, staff_router
 
 router = staff_router()
 
-# Reports need nothing from anywhere: say so to the browser too.
+# Reports need nothing from anywhere: say so to the browser too. The staff app may frame them.
 REPORT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
     "frame-ancestors 'self'"
 )
+FORMAT_PATTERN = "^(html|pdf|csv|json|table)$"
 
 
-def _report_response(text: str, fmt: str) -> Response:
-    if fmt == "csv":
-        return PlainTextResponse(text, media_type="text/csv; charset=utf-8")
-    if fmt == "json":
-        return Response(text, media_type="application/json")
-    return HTMLResponse(
-        text, headers={"Content-Security-Policy": REPORT_CSP, "Cache-Control": "no-store"}
-    )
+def _report_response(output: Output) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if output.fmt == "html":
+        headers["Content-Security-Policy"] = REPORT_CSP
+    else:
+        kind = "inline" if output.fmt == "pdf" else "attachment"
+        headers["Content-Disposition"] = f'{kind}; filename="{output.filename}"'
+    return Response(output.content, media_type=output.media_type, headers=headers)
 
 
 @router.get("/reports/training", response_model=None)
 def training_report(
-    request: Request,
     user: StaffUser,
     db: SessionDep,
     settings: SettingsDep,
@@ -46,12 +46,14 @@ def training_report(
     agency: str | None = None,
     course: str | None = None,
     kinds: str = ",".join(DEFAULT_KINDS),
-    format: Annotated[str, Query(pattern="^(html|csv|json)$")] = "html",
+    format: Annotated[str, Query(pattern=FORMAT_PATTERN)] = "html",
 ) -> Response:
     """The training report (same as `newsletter report training`)."""
     try:
-        report = build_training_report(
+        output = training_output(
             db,
+            settings,
+            fmt=format,  # type: ignore[arg-type]
             month_from=month_from or None,
             month_to=month_to or None,
             agency=agency or None,
@@ -60,27 +62,24 @@ def training_report(
         )
     except ReportError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    if format == "html":
-        return _report_response(training_html(report, settings=settings), format)
-    text = training_text(report, fmt=format, min_count=settings.report_min_count)  # type: ignore[arg-type]
-    return _report_response(text, format)
+    except PdfUnavailable as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return _report_response(output)
 
 
 @router.get("/reports/bulletin/{month}", response_model=None)
 def bulletin_report(
-    request: Request,
     user: StaffUser,
     db: SessionDep,
     settings: SettingsDep,
     month: str,
-    format: Annotated[str, Query(pattern="^(html|csv|json)$")] = "html",
+    format: Annotated[str, Query(pattern=FORMAT_PATTERN)] = "html",
 ) -> Response:
     """One bulletin's report (same as `newsletter report bulletin MONTH`)."""
     try:
-        report = build_bulletin_report(db, month=month)
+        output = bulletin_output(db, settings, month=month, fmt=format)  # type: ignore[arg-type]
     except ReportError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    if format == "html":
-        return _report_response(bulletin_html(report, settings=settings), format)
-    text = bulletin_text(report, fmt=format, min_count=settings.report_min_count)  # type: ignore[arg-type]
-    return _report_response(text, format)
+    except PdfUnavailable as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return _report_response(output)

@@ -39,11 +39,15 @@ def test_someone_without_any_role_reads_both_reports_in_every_format(
         assert "Non-Accidental Injuries" in index.text
         training = client.get("/admin/reports/training")
         assert training.status_code == 200
-        assert training.text.count("<svg") == 3
+        assert '<h2 id="headline">Headline</h2>' in training.text
+        assert training.text.count('<svg role="img"') == 2  # themes compared, month by month
         assert "default-src 'none'" in training.headers["content-security-policy"]
         as_csv = client.get("/admin/reports/training", params={"format": "csv"})
         assert as_csv.headers["content-type"].startswith("text/csv")
         assert "2026-07,neglect,Child Neglect,course,police,<5" in as_csv.text
+        as_pdf = client.get("/admin/reports/training", params={"format": "pdf"})
+        assert as_pdf.headers["content-type"] == "application/pdf"
+        assert as_pdf.content.startswith(b"%PDF-")
         bulletin = client.get("/admin/reports/bulletin/2026-07")
         assert bulletin.status_code == 200
         assert "Click map" in bulletin.text
