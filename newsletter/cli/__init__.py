@@ -31,3 +31,6 @@ def main() -> None:
     # Every command migrates first; Alembic's INFO lines would drown what the command says.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app()
+
+
+__all__ = ["app", "main"]

@@ -23,19 +23,21 @@ from newsletter.cli._common import (
 from newsletter.config import Settings
 from newsletter.models import EventSource, SubscriberStatus, utcnow
 from newsletter.subscribers import (
+    DEFAULT_MAX_LEAVERS,
     ImportFileError,
     ImportReport,
+    SyncReport,
     audiences_text,
     erase,
     export_csv,
     find_by_email,
     import_csv,
+    import_suppressions,
     iter_subscribers,
     subject_access,
+    sync_csv,
     unsubscribe,
 )
-from newsletter.subscribers.suppressions import import_suppressions
-from newsletter.subscribers.sync import DEFAULT_MAX_LEAVERS, SyncReport, sync_csv
 
 app = typer.Typer(
     help="Subscriber lists by agency: import, export, consent, erasure.", no_args_is_help=True

@@ -15,10 +15,9 @@ from newsletter.accounts import seed_approvers
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import archive, health, signup, staff, tracking, webhooks
+from newsletter.web import archive, health, signup, staff, subscriptions, tracking, webhooks
 from newsletter.web.bodylimit import DEFAULT_LIMIT, BodyLimit
 from newsletter.web.headers import SecurityHeaders
-from newsletter.web.subscriptions import router as subscriptions_router
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -59,7 +58,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(archive.router)
     staff.install(app)
-    app.include_router(subscriptions_router)
+    subscriptions.install(app)
     app.include_router(signup.router)
     tracking.install(app)
     app.include_router(webhooks.router)

@@ -28,9 +28,9 @@ from fastapi.responses import HTMLResponse
 
 from newsletter.config import Settings
 from newsletter.models import Agency
-from newsletter.subscribers.addresses import AddressError, parse_address
-from newsletter.subscribers.signup import (
+from newsletter.subscribers import (
     CONFIRM_WITHIN,
+    AddressError,
     ConfirmState,
     SignupRefused,
     SignupRequest,
@@ -38,6 +38,7 @@ from newsletter.subscribers.signup import (
     check_token,
     confirm_signup,
     consent_wording,
+    parse_address,
     request_signup,
 )
 from newsletter.transports import Batch, Outcome, Recipient, TransportError, make_transport

@@ -9,9 +9,14 @@ from typing import Annotated
 from fastapi import HTTPException, Query
 from fastapi.responses import Response
 
-from newsletter.reports.output import Output, bulletin_output, training_output
-from newsletter.reports.pdf import PdfUnavailable
-from newsletter.reports.training import DEFAULT_KINDS, ReportError
+from newsletter.reports import (
+    DEFAULT_KINDS,
+    Output,
+    PdfUnavailable,
+    ReportError,
+    bulletin_output,
+    training_output,
+)
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.staff.auth import StaffUser, staff_router
 
