@@ -46,19 +46,38 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from newsletter.web.staff import (
     account,
     activity,
+    apidocs,
     catalogue,
     dashboard,
+    lists,
     plan,
     recovery,
     reports,
     signin,
+    subscribers,
     themes,
+    tokens,
     users,
 )
 from newsletter.web.staff.auth import CsrfFailed, Forbidden, SignInRequired
 from newsletter.web.staff.render import render
 
-ROUTERS = [signin, recovery, account, dashboard, plan, themes, catalogue, users, activity, reports]
+ROUTERS = [
+    signin,
+    recovery,
+    account,
+    dashboard,
+    plan,
+    themes,
+    catalogue,
+    users,
+    activity,
+    reports,
+    subscribers,
+    lists,
+    tokens,
+    apidocs,
+]
 
 
 async def _to_sign_in(request: Request, exc: Exception) -> RedirectResponse:
