@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     send_max_wait: float = Field(default=300.0, ge=0)
     unsubscribe_mailto: str | None = None
 
+    # Staff app (newsletter.web.staff): a session ends after this long without a request, and
+    # in any case this long after sign-in; an account locked by too many wrong passwords
+    # unlocks after lockout minutes; emailed invitation and reset links expire.
+    staff_idle_minutes: int = Field(default=30, ge=1)
+    staff_session_hours: int = Field(default=12, ge=1)
+    staff_lockout_minutes: int = Field(default=15, ge=1)
+    staff_invite_days: int = Field(default=7, ge=1)
+    staff_reset_minutes: int = Field(default=60, ge=5)
+
     # Branding of the email template (templates/ reads these through the render context).
     partnership_name: str = "Safeguarding People Partnership"
     brand_colour: str = "#1d4f91"

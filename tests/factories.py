@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from newsletter.accounts import user_id
 from newsletter.models import (
     Agency,
     Bulletin,
@@ -18,11 +19,15 @@ from newsletter.models import (
     EventType,
     Link,
     LinkKind,
+    Role,
     Subscriber,
     SubscriberStatus,
+    User,
+    UserRole,
     Variant,
     utcnow,
 )
+from newsletter.passwords import hash_password
 from newsletter.reports.cache import note_events_changed
 from newsletter.tokens import address_hash
 
@@ -151,3 +156,31 @@ def make_event(session: Session, delivery: Delivery, **overrides: Any) -> Event:
     note_events_changed(session, [event.bulletin_id])  # as every writer of events does
     session.flush()
     return event
+
+
+# Hashing costs tens of milliseconds: tests share one hash per password.
+_HASHES: dict[str, str] = {}
+
+
+def make_user(session: Session, **overrides: Any) -> User:
+    """A staff user. ``roles`` (default none), ``password`` (hashed; None: invited only),
+    ``totp_secret`` (set and confirmed: the second factor is on)."""
+    n = next(_seq)
+    roles = overrides.pop("roles", ())
+    password = overrides.pop("password", "correct horse battery")
+    values: dict[str, Any] = {"email": f"staff{n}@example.org", "name": f"Staff {n}"}
+    if password is not None:
+        if password not in _HASHES:
+            _HASHES[password] = hash_password(password)
+        values["password_hash"] = _HASHES[password]
+        values["password_changed_at"] = utcnow()
+    if overrides.get("totp_secret"):
+        overrides.setdefault("totp_confirmed_at", utcnow())
+    values.update(overrides)
+    user = User(**values)
+    session.add(user)
+    session.flush()
+    for role in roles:
+        session.add(UserRole(user_id=user_id(user), role=Role(role)))
+    session.flush()
+    return user

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from newsletter import urls
+from newsletter.accounts import approvers
 from newsletter.assemble.checks import CheckResult, check_contrast, check_variant
 from newsletter.assemble.content import Content, walk_theme
 from newsletter.assemble.links import LinkRegistry, href_for, markers_in, resolve_markers
@@ -268,7 +269,8 @@ def approve_bulletin(
 ) -> Bulletin:
     """Approve ``month``'s draft for sending, or raise :class:`ApprovalRefused` with reasons:
     no such bulletin, not a draft, checks failing, the plan changed since the build, or
-    ``by`` is not one of NEWSLETTER_APPROVERS (when that list is set).
+    ``by`` is not one of the approvers (people with the approver role; until anybody has it,
+    NEWSLETTER_APPROVERS when set).
 
     A bulletin the scheduler marked ``missed`` may be approved too: a person deciding to send
     it late (with ``bulletin send``); the scheduler never sends it by itself."""
@@ -289,8 +291,9 @@ def approve_bulletin(
         ] or ["the bulletin's checks have not passed"]
     if bulletin.plan_hash != plan.digest:
         reasons.append("the plan has changed since the build; rebuild it and check it again")
-    if settings.approvers and by.lower() not in {a.lower() for a in settings.approvers}:
-        reasons.append(f"{by} is not one of the approvers (NEWSLETTER_APPROVERS)")
+    allowed = approvers(session, settings.approvers)
+    if allowed and by.strip().lower() not in allowed:
+        reasons.append(f"{by} is not one of the approvers (the people with the approver role)")
     if reasons:
         raise ApprovalRefused(reasons)
     transition(session, bulletin, BulletinStatus.approved)

@@ -1,6 +1,7 @@
 """Every table of the service. Import from here: ``from newsletter.models import Bulletin``."""
 
 from newsletter.models._base import utcnow
+from newsletter.models.activity import ActivityEntry, RateCounter
 from newsletter.models.bulletins import (
     TRANSITIONS,
     Bulletin,
@@ -30,11 +31,20 @@ from newsletter.models.subscribers import (
     SubscriberStatus,
     Suppression,
 )
-from newsletter.models.users import AdminUser
+from newsletter.models.users import (
+    AccountLink,
+    LinkPurpose,
+    Role,
+    SessionStage,
+    StaffSession,
+    User,
+    UserRole,
+)
 
 __all__ = [
     "TRANSITIONS",
-    "AdminUser",
+    "AccountLink",
+    "ActivityEntry",
     "Agency",
     "Audience",
     "Bulletin",
@@ -49,16 +59,23 @@ __all__ = [
     "EventType",
     "Link",
     "LinkKind",
+    "LinkPurpose",
     "MachineReasonRollup",
     "PlanRevision",
+    "RateCounter",
     "ReportCache",
     "ReportCacheReason",
     "ReportCacheState",
+    "Role",
     "RollupLevel",
     "ScheduleAction",
+    "SessionStage",
+    "StaffSession",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",
+    "User",
+    "UserRole",
     "Variant",
     "utcnow",
 ]

@@ -1,4 +1,5 @@
-"""Emails to the approvers (NEWSLETTER_APPROVERS): approval requests, reminders and alerts.
+"""Emails to the approvers (the people with the approver role): approval requests, reminders
+and alerts.
 
 Plain-text messages through the configured transport, the same way bulletins leave, so that the
 outbox shows them on the embedded default. With no approvers configured the message is only
@@ -8,7 +9,7 @@ logged (at WARNING): someone reading the log is the best we can do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from newsletter.config import Settings
 from newsletter.transports import Batch, Outcome, Recipient, Transport, TransportError
@@ -21,9 +22,17 @@ TransportFactory = Callable[[Settings], Transport]
 class Notifier:
     """Sends one plain-text message to every approver."""
 
-    def __init__(self, settings: Settings, *, transport_factory: TransportFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport_factory: TransportFactory,
+        recipients: Callable[[], Sequence[str]] | None = None,
+    ) -> None:
         self._settings = settings
         self._factory = transport_factory
+        # Who the approvers are now (read at each message); default NEWSLETTER_APPROVERS.
+        self._recipients = recipients or (lambda: settings.approvers)
 
     def notify(self, subject: str, text: str) -> int:
         """Send ``subject``/``text`` to the approvers; the number of approvers it reached.
@@ -31,9 +40,9 @@ class Notifier:
         Raises :class:`~newsletter.transports.TransportError` when nobody could be reached,
         so that the caller keeps the step undone and a later tick tries again.
         """
-        approvers = self._settings.approvers
+        approvers = list(self._recipients())
         if not approvers:
-            log.warning("no NEWSLETTER_APPROVERS configured; not emailed: %s", subject)
+            log.warning("nobody has the approver role; not emailed: %s", subject)
             return 0
         batch = Batch(
             subject=subject,

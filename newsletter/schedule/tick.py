@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from newsletter.accounts import approvers
 from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.dispatch.summary import SendInProgress
@@ -78,9 +79,15 @@ class Lifecycle:
         self.settings = settings
         self.clock = clock
         self.deps = deps
-        self.notifier = Notifier(settings, transport_factory=deps.transport_factory)
+        self.notifier = Notifier(
+            settings, transport_factory=deps.transport_factory, recipients=self._approvers
+        )
         self._last_problem: str | None = None  # log a plan problem when it changes, not per tick
         self._said: set[str] = set()  # problems without a bulletin row to record them on
+
+    def _approvers(self) -> list[str]:
+        with Session(self.engine) as session:
+            return approvers(session, self.settings.approvers)
 
     @property
     def grace(self) -> timedelta:

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from newsletter import __version__
+from newsletter.accounts import seed_approvers
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import admin, archive, health, tracking, webhooks
+from newsletter.web import archive, health, staff, tracking, webhooks
+from newsletter.web.bodylimit import DEFAULT_LIMIT, BodyLimit
+from newsletter.web.headers import SecurityHeaders
 from newsletter.web.subscriptions import router as subscriptions_router
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Request-body limits by path prefix (newsletter.web.bodylimit); everything else gets
+# DEFAULT_LIMIT (1 MiB). A route that takes larger bodies (uploads, webhooks) adds itself here.
+BODY_LIMITS: dict[str, int] = {}
+
+
+def seed_approver_role(engine: Engine, settings: Settings) -> None:
+    """NEWSLETTER_APPROVERS seeds the approver role while nobody holds it (see accounts)."""
+    if not settings.approvers:
+        return
+    with Session(engine) as session:
+        seeded = seed_approvers(session, settings.approvers, actor="NEWSLETTER_APPROVERS")
+        session.commit()
+    if seeded:
+        log.info("gave the approver role to %s (NEWSLETTER_APPROVERS)", ", ".join(seeded))
 
 
 def create_app(
@@ -25,14 +51,19 @@ def create_app(
         if run_migrations:
             migrate(settings.resolved_database_url)
         engine = engine_from_settings(settings)
+        seed_approver_role(engine, settings)
     app = FastAPI(title="newsletter", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
     app.include_router(archive.router)
-    admin.install(app, settings)
+    staff.install(app)
     app.include_router(subscriptions_router)
     tracking.install(app)
     app.include_router(webhooks.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last, so they wrap everything (the tracking fast path included).
+    app.add_middleware(BodyLimit, default=DEFAULT_LIMIT, limits=BODY_LIMITS)
+    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     return app

@@ -30,6 +30,12 @@ ARCHIVE_NAME = "colleague"  # "Hello colleague," in a copy anyone may read
 SUBSCRIPTION_HELP_PATH = "/archive/subscription"
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _HEADERS = {"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
+# A bulletin's web copy is the email: inlined styles and images from wherever the email loads
+# them (the logo, course pictures), no script at all; the staff app may frame it as a preview.
+_EMAIL_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
 
 
 @dataclass(frozen=True)
@@ -101,4 +107,7 @@ def archive_variant(
     bulletin, variant = row
     assert bulletin.id is not None
     html = archive_html(settings, bulletin_id=bulletin.id, variant=variant)
-    return HTMLResponse(html, headers={**_HEADERS, "Cache-Control": "no-cache"})
+    return HTMLResponse(
+        html,
+        headers={**_HEADERS, "Cache-Control": "no-cache", "Content-Security-Policy": _EMAIL_CSP},
+    )

@@ -23,3 +23,8 @@ def render_page(
     context.setdefault("partnership_name", request.app.state.settings.partnership_name)
     html = _ENV.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render ``templates/<name>`` to text with the one Jinja environment of the web app."""
+    return _ENV.get_template(name).render(**context)
