@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TransportName = Literal["outbox", "smtp", "sendgrid"]
 TrackingMode = Literal["individual", "agency", "off"]
+UnknownDomains = Literal["other", "refuse"]
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "test"}
 
@@ -74,6 +75,13 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=5, ge=1)
     send_max_wait: float = Field(default=300.0, ge=0)
     unsubscribe_mailto: str | None = None
+    # Bounces when sending over SMTP: the IMAP mailbox the scheduler reads for delivery status
+    # notifications (newsletter.tracking.bounce_mailbox), and how often (seconds).
+    bounce_mailbox: SecretStr | None = None
+    bounce_check_seconds: int = Field(default=300, ge=10)
+    # Public sign-up (/subscribe): an address whose domain no agency lists joins "other", or
+    # is refused.
+    signup_unknown_domains: UnknownDomains = "other"
 
     # Staff app (newsletter.web.staff): a session ends after this long without a request, and
     # in any case this long after sign-in; an account locked by too many wrong passwords

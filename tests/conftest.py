@@ -8,8 +8,15 @@ under CI=true, where a missing or unreachable database fails the run.
 from __future__ import annotations
 
 import os
+import pwd
+import secrets
 import shutil
+import socket
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +98,120 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+# --- a real IMAP server --------------------------------------------------------------------
+
+DOVECOT = "/usr/sbin/dovecot"
+
+
+@dataclass(frozen=True)
+class ImapServer:
+    host: str
+    port: int
+    username: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return f"imap://{self.username}:{self.password}@{self.host}:{self.port}/INBOX"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dovecot_config(folder: Path, *, port: int) -> str:
+    if os.geteuid() == 0:
+        # Dovecot refuses to run its login processes, or mail access, as root.
+        login, internal, mail_user = "dovenull", "dovecot", "dovecot"
+        owner = pwd.getpwnam(mail_user)
+        os.chown(folder / "mail", owner.pw_uid, owner.pw_gid)
+        mail_ids = f"uid={owner.pw_uid} gid={owner.pw_gid}"
+    else:
+        me = pwd.getpwuid(os.geteuid())
+        login = internal = me.pw_name
+        mail_ids = f"uid={me.pw_uid} gid={me.pw_gid}"
+    return f"""
+base_dir = {folder}/run
+state_dir = {folder}/state
+log_path = {folder}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{folder}/mail/%u
+first_valid_uid = 1
+default_login_user = {login}
+default_internal_user = {internal}
+default_internal_group = {internal}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {folder}/users
+}}
+userdb {{
+  driver = static
+  args = {mail_ids} home={folder}/mail/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+@pytest.fixture
+def imap_server() -> Iterator[ImapServer]:
+    """Debian's Dovecot on 127.0.0.1 with a throwaway configuration and one mailbox.
+
+    Skips with a reason where dovecot-imapd is not installed, except under CI=true.
+    """
+    if not Path(DOVECOT).exists():
+        if IN_CI:
+            pytest.fail(f"CI=true but {DOVECOT} is missing (apt-get install dovecot-imapd)")
+        pytest.skip(f"{DOVECOT} is not installed (apt-get install dovecot-imapd)")
+    # Not under pytest's tmp_path: its 0700 parents would keep dovecot's own users out.
+    folder = Path(tempfile.mkdtemp(prefix="newsletter-dovecot-"))
+    folder.chmod(0o755)
+    for name in ("run", "state", "mail"):
+        (folder / name).mkdir()
+    server = ImapServer("127.0.0.1", _free_port(), "bounces", secrets.token_hex(8))
+    (folder / "users").write_text(f"{server.username}:{{PLAIN}}{server.password}\n")
+    config = folder / "dovecot.conf"
+    config.write_text(_dovecot_config(folder, port=server.port))
+    process = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until it accepts connections (start-up, not a result, is waited for)
+            try:
+                with socket.create_connection((server.host, server.port), timeout=1) as sock:
+                    if sock.recv(100).startswith(b"* OK"):
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log = folder / "dovecot.log"
+                pytest.fail(f"dovecot did not start: {log.read_text() if log.exists() else ''}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- databases -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Migration 0005_staff: the administrators of before become staff users holding the admin role."""
+"""Migration 0006_staff: the administrators of before become staff users holding the admin role."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from newsletter.db import make_engine, migrate
 def test_existing_administrators_become_admins_with_their_password_hash(tmp_path: Path) -> None:
     # SQLite only: the PostgreSQL test database is shared at head; this needs a fresh one.
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    migrate(url, "0004_plan_revisions")
+    migrate(url, "0005_lists")
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(

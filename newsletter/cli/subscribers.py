@@ -12,7 +12,14 @@ from rich.table import Table
 from sqlmodel import Session
 
 from newsletter.agencies import AgencyFileError, agency_slugs, read_agencies, sync_agencies
-from newsletter.cli._common import console, err_console, fail, load_settings, session_for
+from newsletter.cli._common import (
+    console,
+    err_console,
+    fail,
+    load_settings,
+    open_engine,
+    session_for,
+)
 from newsletter.config import Settings
 from newsletter.models import EventSource, SubscriberStatus, utcnow
 from newsletter.subscribers import (
@@ -27,6 +34,8 @@ from newsletter.subscribers import (
     subject_access,
     unsubscribe,
 )
+from newsletter.subscribers.suppressions import import_suppressions
+from newsletter.subscribers.sync import DEFAULT_MAX_LEAVERS, SyncReport, sync_csv
 
 app = typer.Typer(
     help="Subscriber lists by agency: import, export, consent, erasure.", no_args_is_help=True
@@ -56,7 +65,7 @@ def print_import_report(report: ImportReport) -> None:
     """The summary table, then every rejected row and every notice, with line numbers."""
     title = "import (dry run: nothing written)" if report.dry_run else "import"
     table = Table(title=title, title_justify="left")
-    for name in ("rows", "added", "updated", "unchanged", "left", "rejected"):
+    for name in ("rows", "added", "updated", "unchanged", "kept out", "rejected"):
         table.add_column(name, justify="right")
     table.add_row(
         *(
@@ -66,14 +75,22 @@ def print_import_report(report: ImportReport) -> None:
                 report.added,
                 report.updated,
                 report.unchanged,
-                report.left,
+                report.kept_out,
                 report.rejected,
             )
         )
     )
     console.print(table)
-    if report.left:
-        console.print(f"{report.left} row(s) name people who left: they were not re-subscribed.")
+    if report.kept_out:
+        console.print(
+            f"{report.kept_out} row(s) name people who unsubscribed, bounced, complained or "
+            "left their agency: they were not re-subscribed."
+        )
+    print_issues(report)
+
+
+def print_issues(report: ImportReport) -> None:
+    """Every notice and rejected row, one plain line each with its line number."""
     # Plain lines, not a table: easy to read, to copy, and to grep for "line 12".
     for label, issues, total in (
         ("notices", report.notices, report.notices_count),
@@ -91,7 +108,9 @@ def print_import_report(report: ImportReport) -> None:
 
 @app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="CSV with header email,name,agency,audiences."),
+    file: Path = typer.Argument(
+        ..., help="CSV with header email,name,agency,audiences (and optionally status)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
     agency: str | None = typer.Option(
         None, "--agency", help="Agency for rows whose agency cell is empty."
@@ -134,6 +153,137 @@ def import_command(
         else:
             session.commit()
     print_import_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def print_sync_counts(report: SyncReport) -> None:
+    """The counts a person checks before a sync writes anything."""
+    title = f"sync of {report.agency}" + (" (dry run: nothing written)" if report.dry_run else "")
+    table = Table(title=title, title_justify="left")
+    names = ("rows", "adds", "changes", "back", "leavers", "unchanged", "kept out", "rejected")
+    for name in names:
+        table.add_column(name, justify="right")
+    values = (
+        report.rows,
+        report.added,
+        report.updated,
+        report.rejoined,
+        report.leavers,
+        report.unchanged,
+        report.kept_out,
+        report.rejected,
+    )
+    table.add_row(*(str(v) for v in values))
+    console.print(table)
+    console.print(
+        f"{report.leavers} of {report.active_before} active people in {report.agency} "
+        f"({report.leaver_share:.1f}%) are not in the file and would be marked as having left "
+        f"the agency (limit {report.max_leavers:g}%).",
+        markup=False,
+    )
+    if report.leaver_sample:
+        shown = ", ".join(report.leaver_sample)
+        more = report.leavers - len(report.leaver_sample)
+        console.print(f"leavers: {shown}" + (f" and {more} more" if more > 0 else ""), markup=False)
+    print_issues(report)
+
+
+@app.command("sync")
+def sync_command(
+    file: Path = typer.Argument(..., help="The agency's complete staff list (import's columns)."),
+    agency: str = typer.Option(..., "--agency", help="The agency whose list this is."),
+    max_leavers: float = typer.Option(
+        DEFAULT_MAX_LEAVERS,
+        "--max-leavers",
+        min=0,
+        max=100,
+        help="Refuse, writing nothing, when more than this percent of the agency would leave.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before writing (for scripts)."),
+) -> None:
+    """Make an agency's list match FILE: add, change, mark leavers (exit 1 rejected rows,
+    2 refused)."""
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    settings = load_settings()
+    engine = open_engine(settings)
+
+    def decide(report: SyncReport) -> bool:
+        print_sync_counts(report)
+        if yes:
+            return True
+        return typer.confirm("Apply these changes?", default=False)
+
+    try:
+        with Session(engine) as session:
+            _sync_catalogue(session, settings)
+            session.commit()
+        try:
+            report = sync_csv(
+                engine,
+                file,
+                agency=agency,
+                now=utcnow(),
+                source_name=file.name,
+                max_leavers=max_leavers,
+                dry_run=dry_run,
+                decide=decide,
+            )
+        except ImportFileError as exc:
+            fail(escape(f"{file}: {exc}; nothing was changed"))
+    finally:
+        engine.dispose()
+    if report.refused or report.dry_run:
+        print_sync_counts(report)
+    if report.refused:
+        fail(escape(f"sync refused: {report.refused}"), code=2)
+    if report.applied:
+        console.print(
+            f"{report.agency}: {report.added} added, {report.updated} changed, "
+            f"{report.rejoined} back, {report.leavers} marked as having left",
+            markup=False,
+        )
+    elif not report.dry_run:
+        console.print("nothing was changed", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("suppress")
+def suppress_command(
+    file: Path = typer.Argument(
+        ..., help="CSV with an email column (and optionally reason), e.g. another tool's export."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count; write nothing."),
+) -> None:
+    """Import a suppression list: those addresses are never mailed (exit 1 on rejected rows)."""
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    settings = load_settings()
+    with session_for(settings) as session:
+        try:
+            report = import_suppressions(session, file, now=utcnow(), dry_run=dry_run)
+        except ImportFileError as exc:
+            session.rollback()
+            fail(escape(f"{file}: {exc}; nothing was imported"))
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    title = "suppression list" + (" (dry run: nothing written)" if dry_run else "")
+    table = Table(title=title, title_justify="left")
+    for name in ("rows", "new", "already listed", "subscribers stopped", "rejected"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(
+            str(v)
+            for v in (report.rows, report.added, report.unchanged, report.updated, report.rejected)
+        )
+    )
+    console.print(table)
+    print_issues(report)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -206,12 +356,15 @@ def show_command(email: str = typer.Argument(..., help="The subscriber's address
             f"{s.status}"
             + (f" since {s.status_changed_at:%Y-%m-%d %H:%M}" if s.status_changed_at else ""),
         ),
+        ("source", s.source),
+        ("lawful basis", s.lawful_basis),
         (
             "consent",
             f"{s.consent_source} at {s.consent_at:%Y-%m-%d %H:%M} UTC"
             if s.consent_at
             else s.consent_source or "(none recorded)",
         ),
+        ("consent wording", s.consent_wording or "(none: not a sign-up)"),
         ("created", f"{s.created_at:%Y-%m-%d %H:%M} UTC"),
         ("updated", f"{s.updated_at:%Y-%m-%d %H:%M} UTC"),
         ("suppressed", held.suppressed or "no"),

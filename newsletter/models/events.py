@@ -31,6 +31,7 @@ class EventSource(StrEnum):
     web = "web"  # our own pixel / redirect / unsubscribe endpoints
     sendgrid = "sendgrid"  # the signed Event Webhook
     system = "system"  # recorded by the service itself (CLI unsubscribe, ...)
+    mailbox = "mailbox"  # a delivery report read from the bounce mailbox (IMAP)
 
 
 class Event(SQLModel, table=True):

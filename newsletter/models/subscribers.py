@@ -24,6 +24,27 @@ class SubscriberStatus(StrEnum):
     bounced = "bounced"
     complained = "complained"
     erased = "erased"
+    # No longer on the agency's own list (agency sync): kept for reports, never emailed, made
+    # active again if the agency's list names them again. Distinct from unsubscribed: the
+    # person did not ask to leave, and an unsubscribed person is never brought back by a list.
+    left = "left"
+
+
+class Source(StrEnum):
+    """Where a subscriber came from."""
+
+    signup = "signup"  # the public form, confirmed by email (double opt-in)
+    agency_list = "agency-list"  # an agency's staff list (sync)
+    import_ = "import"  # a CSV import by an admin
+    api = "api"  # the JSON API
+    sample = "sample"  # the demo's made-up people
+
+
+class LawfulBasis(StrEnum):
+    """The UK GDPR basis on which the partnership holds the address."""
+
+    consent = "consent"  # the person signed up themself
+    public_task = "public-task"  # an agency list: the partnership's safeguarding task
 
 
 class Agency(SQLModel, table=True):
@@ -53,8 +74,13 @@ class Subscriber(SQLModel, table=True):
     )
     # Unguessable, for unsubscribe and preference links (secrets.token_urlsafe).
     token: str = Field(max_length=64, unique=True)
+    # Where they came from and on what basis we hold the address; for consent, the ICO's
+    # record: how (consent_source), when (consent_at) and what they were told (consent_wording).
+    source: str = Field(default=Source.import_.value, max_length=20)
+    lawful_basis: str = Field(default=LawfulBasis.public_task.value, max_length=20)
     consent_source: str = Field(default="", max_length=200)
     consent_at: datetime | None = None
+    consent_wording: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     status_changed_at: datetime | None = None
@@ -78,3 +104,25 @@ class Suppression(SQLModel, table=True):
     address_hash: str = Field(primary_key=True, max_length=64)
     reason: str = Field(max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PendingSignup(SQLModel, table=True):
+    """A sign-up waiting for its confirmation link: nothing else is held until it is used.
+
+    The emailed link carries this row's id and a random secret whose SHA-256 is ``secret_hash``,
+    signed with the secret key; it works once, until ``expires_at``, and the row is purged
+    after that.
+    """
+
+    __tablename__ = "pending_signup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    name: str = Field(default="", max_length=200)
+    agency: str = Field(foreign_key="agency.slug", max_length=40)
+    serves_children: bool = True
+    serves_adults: bool = False
+    secret_hash: str = Field(max_length=64, unique=True)
+    consent_wording: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)

@@ -6,10 +6,13 @@ copies. A job store must never be shared by two running schedulers (APScheduler 
 service starts its APScheduler only while it holds the leadership lock (:mod:`.leader`); a
 second service waits as a standby and takes over when the first dies.
 
-Only two jobs, both module-level functions (a persistent store pickles a textual reference):
+Module-level job functions (a persistent store pickles a textual reference):
 
 * ``lifecycle-tick`` every NEWSLETTER_SCHEDULE_TICK_SECONDS: :meth:`Lifecycle.tick`;
-* ``retention`` daily at 03:17 local time: roll up and delete old raw events.
+* ``retention`` daily at 03:17 local time: roll up and delete old raw events, and purge
+  sign-ups never confirmed within their 72 hours;
+* ``bounce-mailbox`` every NEWSLETTER_BOUNCE_CHECK_SECONDS, only when NEWSLETTER_BOUNCE_MAILBOX
+  is set: read delivery status notifications (:mod:`newsletter.tracking.bounce_mailbox`).
 
 ``python scheduler.py`` runs a :class:`SchedulerService` with a ``BlockingScheduler``;
 ``newsletter run`` runs one with a ``BackgroundScheduler`` in a thread beside the web app.
@@ -39,7 +42,7 @@ from sqlalchemy import Engine, inspect, select
 
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings, get_settings
-from newsletter.db import engine_from_settings, make_engine, migrate
+from newsletter.db import engine_from_settings, make_engine, migrate, session_scope
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
 from newsletter.schedule.deps import Deps, default_deps
@@ -47,11 +50,14 @@ from newsletter.schedule.leader import Leadership, leadership_for
 from newsletter.schedule.retention import apply_retention
 from newsletter.schedule.tick import Lifecycle, TickReport
 from newsletter.schedule.timeline import local_text
+from newsletter.subscribers.signup import purge_expired_signups
+from newsletter.tracking.bounce_mailbox import BounceReadReport, MailboxError, read_bounces
 
 log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "lifecycle-tick"
 RETENTION_JOB_ID = "retention"
+BOUNCE_JOB_ID = "bounce-mailbox"
 RETENTION_AT = (3, 17)  # local time: quiet, and off the :00 when everything else runs
 
 # The running services of this process, by name: what the stored jobs' references resolve to.
@@ -74,6 +80,15 @@ def retention_job(name: str = "default") -> None:
         log.warning("no scheduler service %r runs in this process; retention ignored", name)
         return
     service.retention()
+
+
+def bounce_job(name: str = "default") -> None:
+    """APScheduler job: read the bounce mailbox of the named service (if it still leads)."""
+    service = _services.get(name)
+    if service is None:
+        log.warning("no scheduler service %r runs in this process; bounce read ignored", name)
+        return
+    service.read_bounces()
 
 
 class SchedulerService:
@@ -129,12 +144,35 @@ class SchedulerService:
         if not self.leadership.still_held():
             self._stand_down()
             return None
+        with session_scope(self.engine) as session:
+            purged = purge_expired_signups(session, now=self.clock.now())
+        if purged:
+            log.info("retention: %d expired sign-up(s) purged", purged)
         return apply_retention(
             self.engine,
             months=self.settings.retention_months,
             clock=self.clock,
             roll_up=self.deps.roll_up,
         )
+
+    def read_bounces(self) -> BounceReadReport | None:
+        """Read the bounce mailbox once; None when not leading or no mailbox is set."""
+        mailbox = self.settings.bounce_mailbox
+        if mailbox is None:
+            return None
+        if not self.leadership.still_held():
+            self._stand_down()
+            return None
+        try:
+            return read_bounces(
+                self.engine,
+                mailbox.get_secret_value(),
+                now=self.clock.now(),
+                mode=self.settings.tracking,
+            )
+        except MailboxError as exc:
+            log.error("bounce mailbox: %s", exc)
+            return None
 
     def _send_in_thread(self, month: str, send: Callable[[], None]) -> None:
         # Not a daemon: a stopping process lets a send in progress finish its batch loop.
@@ -188,6 +226,17 @@ class SchedulerService:
             replace_existing=True,
             misfire_grace_time=6 * 3600,
         )
+        if self.settings.bounce_mailbox is not None:
+            scheduler.add_job(
+                f"{__name__}:bounce_job",
+                "interval",
+                seconds=self.settings.bounce_check_seconds,
+                args=[self.name],
+                id=BOUNCE_JOB_ID,
+                name="bounce mailbox: delivery status notifications over IMAP",
+                replace_existing=True,
+                misfire_grace_time=self.settings.bounce_check_seconds,
+            )
         scheduler.add_listener(self._job_trouble, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         return scheduler
 

@@ -4,7 +4,8 @@ The public names are re-exported here; the implementation lives in private-by-co
 modules, one concept each: ``addresses`` (normalisation and agency domains), ``csvfile``
 (reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
 (unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
-``sample`` (the demo's data).
+``sync`` (an agency's complete list, with leavers), ``suppressions`` (another tool's
+opt-outs), ``sample`` (the demo's data).
 """
 
 from newsletter.subscribers.access import (
@@ -39,9 +40,12 @@ from newsletter.subscribers.changes import (
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
+from newsletter.subscribers.suppressions import SuppressionReport, import_suppressions
+from newsletter.subscribers.sync import DEFAULT_MAX_LEAVERS, SyncReport, sync_csv
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
     "AddressError",
     "AgencyDomains",
@@ -53,12 +57,15 @@ __all__ = [
     "RowIssue",
     "SubjectAccess",
     "SubscriberError",
+    "SuppressionReport",
+    "SyncReport",
     "audiences_text",
     "erase",
     "export_csv",
     "find_by_email",
     "find_by_token",
     "import_csv",
+    "import_suppressions",
     "iter_subscribers",
     "load_sample",
     "new_token",
@@ -70,5 +77,6 @@ __all__ = [
     "stop_sending",
     "subject_access",
     "suppress",
+    "sync_csv",
     "unsubscribe",
 ]

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-COLUMNS = ("email", "name", "agency", "audiences")
-IGNORED_COLUMNS = ("status",)  # written by export; who left is never changed by an import
+from newsletter.models import SubscriberStatus
+
+COLUMNS = ("email", "name", "agency", "audiences", "status")
+REQUIRED_HEADER = "email,name,agency,audiences"  # what error messages suggest
 FORMULA_STARTS = "=+-@"
 _SNIFF_BYTES = 8192
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -62,6 +64,32 @@ def parse_audiences(value: str) -> tuple[bool, bool] | None:
     return children, adults
 
 
+_STATUS_WORDS = {
+    "": None,
+    "active": None,
+    "subscribed": None,
+    "unsubscribed": "unsubscribed",
+    "opted out": "unsubscribed",
+    "opted-out": "unsubscribed",
+    "bounced": "bounced",
+    "complained": "complained",
+    "left": "left",
+}
+
+
+def parse_status(value: str) -> SubscriberStatus | None:
+    """The ``status`` cell: blank or ``active`` (None), ``unsubscribed``, ``bounced``,
+    ``complained`` or ``left``. Raises ValueError for anything else."""
+    word = value.strip().lower()
+    if word not in _STATUS_WORDS:
+        raise ValueError(
+            f"status {value.strip()!r} not understood: use unsubscribed, bounced, complained "
+            "or leave it blank"
+        )
+    found = _STATUS_WORDS[word]
+    return None if found is None else SubscriberStatus(found)
+
+
 def open_csv(source: Path | IO[bytes]) -> IO[bytes]:
     raw: IO[bytes] = source.open("rb") if isinstance(source, Path) else source
     try:
@@ -96,22 +124,22 @@ def read_header(fields: list[str], line: int) -> dict[str, int]:
         sep = "semicolons" if ";" in names[0] else "tabs"
         raise ImportFileError(
             f"line {line}: the columns are separated by {sep}; save the file as CSV with "
-            f"commas (header: {','.join(COLUMNS)})"
+            f"commas (header: {REQUIRED_HEADER})"
         )
     if "email" not in names:
         hint = " (it looks like data: add a header row)" if "@" in ",".join(names) else ""
         raise ImportFileError(
-            f"line {line}: the first line must be the header {','.join(COLUMNS)}; "
+            f"line {line}: the first line must be the header {REQUIRED_HEADER}; "
             f"found {shown!r}{hint}"
         )
-    unknown = [n for n in names if n and n not in COLUMNS + IGNORED_COLUMNS]
+    unknown = [n for n in names if n and n not in COLUMNS]
     repeated = {n for n in names if n and names.count(n) > 1}
     if unknown or repeated:
         what = f"unknown column(s) {', '.join(unknown)}" if unknown else ""
         what += ("; " if what else "") + (
             f"repeated column(s) {', '.join(sorted(repeated))}" if repeated else ""
         )
-        raise ImportFileError(f"line {line}: {what}; the columns are {','.join(COLUMNS)}")
+        raise ImportFileError(f"line {line}: {what}; the columns are {REQUIRED_HEADER}")
     return {n: i for i, n in enumerate(names) if n in COLUMNS}
 
 

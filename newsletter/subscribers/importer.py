@@ -3,7 +3,7 @@
 Contract of :func:`import_csv`:
 
 * The file is a spreadsheet export with a header row naming the columns ``email`` (required),
-  ``name``, ``agency`` and ``audiences`` in any order; UTF-8 with or without a BOM;
+  ``name``, ``agency``, ``audiences`` and ``status`` in any order; UTF-8 with or without a BOM;
   spreadsheet-style quoting; blank lines are ignored.
 * A file that cannot be read as such (no or wrong header, semicolon or tab delimiters, not
   UTF-8, binary data, a broken quote) raises :class:`ImportFileError` naming the line. The
@@ -15,9 +15,14 @@ Contract of :func:`import_csv`:
   the caller's transaction (the caller commits once: all or nothing).
 * Idempotent: importing the same file twice adds and updates nothing the second time.
 * Never re-subscribes anyone who left: a row for an unsubscribed person is counted under
-  ``left`` and not touched (the upsert's ``WHERE status = 'active'`` guards the same rule
+  ``kept_out`` and not touched (the upsert's ``WHERE status = 'active'`` guards the same rule
   against a concurrent change); bounced, complained and erased addresses are on the
   suppression list and rejected.
+* A ``status`` cell brings opt-outs over from another tool: ``unsubscribed``, ``bounced`` or
+  ``complained`` stores a new person with that status (never mailed) and moves an active one
+  to it; bounced and complained addresses go on the suppression list. Blank or ``active``
+  is the ordinary row; ``left`` (written by export) adds a new person as having left their
+  agency and changes no one. A status never brings anyone back.
 * Memory stays flat as the file grows: rows stream through in chunks, and duplicates are
   found through a temporary table rather than a Python set of every address seen.
 """
@@ -32,17 +37,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlmodel import Session, col
 
 from newsletter.db import dialect_insert
-from newsletter.models import Agency, Subscriber, SubscriberStatus, Suppression
+from newsletter.models import (
+    Agency,
+    LawfulBasis,
+    Source,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
 from newsletter.subscribers.addresses import AddressError, AgencyDomains, parse_address
+from newsletter.subscribers.changes import suppress
 from newsletter.subscribers.csvfile import (
-    COLUMNS,
+    REQUIRED_HEADER,
     ImportFileError,
     open_csv,
     parse_audiences,
+    parse_status,
     read_header,
     records,
     shorten,
@@ -51,9 +65,11 @@ from newsletter.subscribers.csvfile import (
 
 log = logging.getLogger(__name__)
 
-MAX_LENGTHS = {"email": 400, "name": 200, "agency": 100, "audiences": 40}
+MAX_LENGTHS = {"email": 400, "name": 200, "agency": 100, "audiences": 40, "status": 40}
 MAX_LISTED = 1000  # rejections and notices kept for the report; the counts stay exact
 CHUNK_SIZE = 500  # rows per upsert: well under SQLite's and PostgreSQL's parameter limits
+_STOPPED = (SubscriberStatus.unsubscribed, SubscriberStatus.bounced, SubscriberStatus.complained)
+_SUPPRESSING = {SubscriberStatus.bounced: "bounced", SubscriberStatus.complained: "complained"}
 _SEEN = "nl_import_seen"  # temporary table: address hash -> first line, for duplicate checks
 
 ProgressCallback = Callable[[int, int], None]  # (rows read, bytes read)
@@ -75,7 +91,9 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    left: int = 0  # rows for people who unsubscribed: kept out, not re-subscribed
+    # Rows for people who unsubscribed, bounced, complained or left their agency: kept out,
+    # not re-subscribed. (Not "left": that is the status of people gone from an agency list.)
+    kept_out: int = 0
     rejected: int = 0
     rejections: list[RowIssue] = field(default_factory=list)
     notices: list[RowIssue] = field(default_factory=list)  # agency mismatches, leavers
@@ -105,6 +123,7 @@ class _Row:
     agency: str
     audiences: tuple[bool, bool] | None  # None = keep the current ones (both for a new one)
     raw_email: str
+    status: SubscriberStatus | None = None  # from the status column; None = ordinary row
 
 
 class _Agencies:
@@ -131,6 +150,8 @@ class _Importer:
         default_agency: str | None,
         consent_source: str,
         now: datetime,
+        source: Source = Source.import_,
+        lawful_basis: LawfulBasis = LawfulBasis.public_task,
     ) -> None:
         self.session = session
         self.report = report
@@ -144,6 +165,8 @@ class _Importer:
                     + ", ".join(sorted(self.agencies.slugs))
                 )
         self.consent_source = consent_source
+        self.source = source
+        self.lawful_basis = lawful_basis
         self.now = now
         self.columns: dict[str, int] = {}
         self.width = 0  # number of header fields
@@ -179,6 +202,11 @@ class _Importer:
         except ValueError as exc:
             report.reject(line, str(exc), raw_email)
             return None
+        try:
+            status = parse_status(cell("status"))
+        except ValueError as exc:
+            report.reject(line, str(exc), raw_email)
+            return None
         agency_cell = cell("agency")
         if agency_cell:
             agency = self.agencies.resolve(agency_cell)
@@ -202,6 +230,7 @@ class _Importer:
             agency=agency,
             audiences=audiences,
             raw_email=raw_email,
+            status=status,
         )
 
     # --- one chunk, against the database -----------------------------------------------------
@@ -270,21 +299,37 @@ class _Importer:
         }
         values: list[dict[str, Any]] = []
         for row in rows:
-            if row.address_hash in suppressed:
+            current = existing.get(row.email)
+            if row.address_hash in suppressed and not (
+                row.status in _STOPPED and current is not None
+            ):
+                if row.status in _STOPPED:
+                    # Already kept out by the suppression list: nothing to add.
+                    report.kept_out += 1
+                    continue
                 report.reject(
                     row.line, f"suppressed address ({suppressed[row.address_hash]})", row.raw_email
                 )
                 continue
-            current = existing.get(row.email)
             if current is None:
                 children, adults = row.audiences or (True, True)
                 values.append(self._new(row, children, adults))
+                if row.status in _SUPPRESSING and not dry_run:
+                    suppress(session, row.address_hash, reason=_SUPPRESSING[row.status])
                 report.added += 1
                 continue
             name, agency, cur_children, cur_adults, status = current
+            if row.status in _STOPPED and self._stop(row, status, dry_run=dry_run):
+                report.updated += 1
+                report.notice(row.line, f"now {row.status}", row.raw_email)
+                continue
             if status != SubscriberStatus.active:
-                report.left += 1
+                report.kept_out += 1
                 report.notice(row.line, f"{status}: not re-subscribed", row.raw_email)
+                continue
+            if row.status == SubscriberStatus.left:
+                report.kept_out += 1
+                report.notice(row.line, "left: only a sync marks leavers", row.raw_email)
                 continue
             children, adults = row.audiences or (cur_children, cur_adults)
             wanted = (row.name or name, row.agency, children, adults)
@@ -296,7 +341,32 @@ class _Importer:
         if values and not dry_run:
             self._upsert(values)
 
+    def _stop(self, row: _Row, current: SubscriberStatus, *, dry_run: bool) -> bool:
+        """Apply a status cell (unsubscribed, bounced, complained) to a stored person.
+
+        Only active people move, except that a complaint outranks an unsubscribe or a
+        bounce (as the webhook does). True when the status changes (or would, on a dry run).
+        """
+        assert row.status is not None
+        leaving = [SubscriberStatus.active]
+        if row.status == SubscriberStatus.complained:
+            leaving += [SubscriberStatus.unsubscribed, SubscriberStatus.bounced]
+        if current not in leaving or current == row.status:
+            return False
+        if dry_run:
+            return True
+        if row.status in _SUPPRESSING:
+            suppress(self.session, row.address_hash, reason=_SUPPRESSING[row.status])
+        result = self.session.execute(
+            update(Subscriber)
+            .where(col(Subscriber.email) == row.email)
+            .where(col(Subscriber.status).in_([s.value for s in leaving]))
+            .values(status=row.status.value, status_changed_at=self.now, updated_at=self.now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def _new(self, row: _Row, children: bool, adults: bool) -> dict[str, Any]:
+        status = row.status or SubscriberStatus.active
         return {
             "email": row.email,
             "address_hash": row.address_hash,
@@ -304,10 +374,14 @@ class _Importer:
             "agency": row.agency,
             "serves_children": children,
             "serves_adults": adults,
-            "status": SubscriberStatus.active.value,
+            "status": status.value,
+            "status_changed_at": None if status == SubscriberStatus.active else self.now,
             "token": secrets.token_urlsafe(24),
+            "source": self.source.value,
+            "lawful_basis": self.lawful_basis.value,
             "consent_source": self.consent_source,
             "consent_at": self.now,
+            "consent_wording": "",
             "created_at": self.now,
             "updated_at": self.now,
         }
@@ -349,7 +423,7 @@ def _create_seen_table(session: Session) -> None:
 
 def import_csv(
     session: Session,
-    source: Path | IO[bytes],
+    file: Path | IO[bytes],
     *,
     now: datetime,
     consent_source: str,
@@ -357,10 +431,12 @@ def import_csv(
     dry_run: bool = False,
     chunk_size: int = CHUNK_SIZE,
     on_progress: ProgressCallback | None = None,
+    source: Source = Source.import_,
 ) -> ImportReport:
     """Import a subscriber CSV inside the caller's transaction (see the module docstring).
 
     ``consent_source`` and ``now`` are recorded as the consent of every added subscriber.
+    ``source`` is recorded as where added subscribers came from (lawful basis: public task).
     ``default_agency`` fills rows whose agency cell is empty (else the domain's agency, if
     only one agency claims it). With ``dry_run`` nothing is written; the report says what an
     import would do. Raises ImportFileError when the file as a whole is unusable: the caller
@@ -373,13 +449,14 @@ def import_csv(
         default_agency=default_agency,
         consent_source=consent_source,
         now=now,
+        source=source,
     )
-    raw = open_csv(source)
+    raw = open_csv(file)
     try:
         rows_in = records(raw)
         header = next(rows_in, None)
         if header is None:
-            raise ImportFileError(f"the file is empty; expected a header row {','.join(COLUMNS)}")
+            raise ImportFileError(f"the file is empty; expected a header row {REQUIRED_HEADER}")
         importer.columns = read_header(header[1], header[0])
         importer.width = len(header[1])
         _create_seen_table(session)
@@ -400,15 +477,15 @@ def import_csv(
             on_progress(report.rows, _position(raw))
         session.execute(text(f"DROP TABLE {_SEEN}"))
     finally:
-        if isinstance(source, Path):
+        if isinstance(file, Path):
             raw.close()
     log.info(
-        "import: %d rows, %d added, %d updated, %d unchanged, %d left, %d rejected%s",
+        "import: %d rows, %d added, %d updated, %d unchanged, %d kept out, %d rejected%s",
         report.rows,
         report.added,
         report.updated,
         report.unchanged,
-        report.left,
+        report.kept_out,
         report.rejected,
         " (dry run)" if dry_run else "",
     )

@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from newsletter.agencies import read_agencies, sync_agencies
 from newsletter.config import Settings
-from newsletter.models import utcnow
+from newsletter.models import Source, utcnow
 from newsletter.subscribers.importer import ImportReport, import_csv
 
 SAMPLE_CONSENT = "sample data (made-up people)"
@@ -20,4 +20,10 @@ def load_sample(session: Session, settings: Settings) -> ImportReport:
     """
     folder = settings.subscribers_dir
     sync_agencies(session, read_agencies(folder / "agencies.yaml"))
-    return import_csv(session, folder / "sample.csv", now=utcnow(), consent_source=SAMPLE_CONSENT)
+    return import_csv(
+        session,
+        folder / "sample.csv",
+        now=utcnow(),
+        consent_source=SAMPLE_CONSENT,
+        source=Source.sample,
+    )

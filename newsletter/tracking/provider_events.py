@@ -157,10 +157,18 @@ def _rows(session: Session, statement: Any) -> int:
 
 
 class _Batch:
-    def __init__(self, session: Session, *, mode: TrackingMode, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        mode: TrackingMode,
+        now: datetime,
+        source: EventSource = EventSource.sendgrid,
+    ) -> None:
         self.session = session
         self.mode = mode
         self.now = now
+        self.source = source
         self.stored = 0
         self.unmatched = 0
         self.suppressed = 0
@@ -214,7 +222,7 @@ class _Batch:
             "type": str(kind or EventType.other),
             "occurred_at": occurred,
             "recorded_at": self.now,
-            "source": str(EventSource.sendgrid),
+            "source": str(self.source),
             "machine": machine,
             "machine_reason": reason,
             "rules_version": RULES_VERSION if kind in _ENGAGEMENT else None,
@@ -342,9 +350,14 @@ def store_events(
     *,
     mode: TrackingMode,
     now: datetime,
+    source: EventSource = EventSource.sendgrid,
 ) -> StoreResult:
-    """Store a verified batch in ``session`` (the caller commits). Safe to repeat."""
-    batch = _Batch(session, mode=mode, now=now)
+    """Store a verified batch in ``session`` (the caller commits). Safe to repeat.
+
+    ``source`` says where the events came from: SendGrid's webhook, or the bounce mailbox,
+    whose delivery reports are handed over in the same shape so both have one set of effects.
+    """
+    batch = _Batch(session, mode=mode, now=now, source=source)
     batch.prefetch(events)
     for event in events:
         batch.store(event)

@@ -15,7 +15,7 @@ from newsletter.accounts import seed_approvers
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import archive, health, staff, tracking, webhooks
+from newsletter.web import archive, health, signup, staff, tracking, webhooks
 from newsletter.web.bodylimit import DEFAULT_LIMIT, BodyLimit
 from newsletter.web.headers import SecurityHeaders
 from newsletter.web.subscriptions import router as subscriptions_router
@@ -60,6 +60,7 @@ def create_app(
     app.include_router(archive.router)
     staff.install(app)
     app.include_router(subscriptions_router)
+    app.include_router(signup.router)
     tracking.install(app)
     app.include_router(webhooks.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -106,8 +106,25 @@ def archive_variant(
         return _not_found(request, f"{month}/{agency}")
     bulletin, variant = row
     assert bulletin.id is not None
-    html = archive_html(settings, bulletin_id=bulletin.id, variant=variant)
+    html = with_signup_link(archive_html(settings, bulletin_id=bulletin.id, variant=variant))
     return HTMLResponse(
         html,
         headers={**_HEADERS, "Cache-Control": "no-cache", "Content-Security-Policy": _EMAIL_CSP},
     )
+
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+SIGNUP_BAR = (
+    '<p style="margin:0;padding:8px 12px;background:#f3f2f1;color:#0b0c0c;'
+    'font-family:Arial,Helvetica,sans-serif;font-size:16px;text-align:center">'
+    'Not getting this bulletin yet? <a href="/subscribe" style="color:#1d4f91">'
+    "Sign up for the learning bulletin</a></p>"
+)
+
+
+def with_signup_link(html: str) -> str:
+    """The archived bulletin with a sign-up link above it, for readers who are not subscribed."""
+    match = _BODY_TAG.search(html)
+    if match is None:
+        return SIGNUP_BAR + html
+    return html[: match.end()] + SIGNUP_BAR + html[match.end() :]

@@ -162,3 +162,88 @@ def test_export_and_list(cli: CliRunner, tmp_path: Path) -> None:
     assert "and 13 more" in out
     code, out = invoke(cli, "subscribers", "list", "--status", "unsubscribed")
     assert (code, "0 subscriber(s)" in out) == (0, True)
+
+
+def police_list(tmp_path: Path, count: int, *, extra: str = "") -> Path:
+    path = tmp_path / "police.csv"
+    rows = "".join(
+        f"officer{n}@police.example.org,Officer {n},police,children\n" for n in range(count)
+    )
+    path.write_text(HEADER + rows + extra, encoding="utf-8")
+    return path
+
+
+def test_sync_shows_the_counts_and_asks_before_writing(
+    cli: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    invoke(cli, "subscribers", "import", str(police_list(tmp_path, 10)))
+    path = police_list(tmp_path, 9, extra="new@police.example.org,New,,\n")
+    result = cli.invoke(app, ["subscribers", "sync", str(path), "--agency", "police"], input="n\n")
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert "1 of 10 active people in police (10.0%) are not in the file" in out
+    assert "leavers: officer9@police.example.org" in out
+    assert "nothing was changed" in out
+    assert count(engine) == 10
+    code, out = invoke(cli, "subscribers", "sync", str(path), "--agency", "police", "--yes")
+    assert code == 0
+    assert "police: 1 added, 0 changed, 0 back, 1 marked as having left" in out
+    with Session(engine) as session:
+        left = session.exec(
+            select(Subscriber.email).where(col(Subscriber.status) == SubscriberStatus.left)
+        ).all()
+    assert left == ["officer9@police.example.org"]
+
+
+def test_sync_exits_2_when_refused_and_1_when_rows_were_rejected(
+    cli: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    invoke(cli, "subscribers", "import", str(police_list(tmp_path, 10)))
+    code, out = invoke(
+        cli, "subscribers", "sync", str(police_list(tmp_path, 5)), "--agency", "police", "--yes"
+    )
+    assert code == 2
+    assert "sync refused: 5 of the 10 active people in police (50%)" in out
+    code, out = invoke(
+        cli,
+        "subscribers",
+        "sync",
+        str(police_list(tmp_path, 10, extra="broken@@police.example.org,,,\n")),
+        "--agency",
+        "police",
+        "--yes",
+    )
+    assert code == 1
+    assert "line 12: bad address" in out
+    code, out = invoke(
+        cli,
+        "subscribers",
+        "sync",
+        str(police_list(tmp_path, 5)),
+        "--agency",
+        "police",
+        "--dry-run",
+        "--max-leavers",
+        "60",
+    )
+    assert code == 0
+    assert "dry run: nothing written" in out
+    with Session(engine) as session:
+        statuses = set(session.exec(select(Subscriber.status)).all())
+    assert statuses == {SubscriberStatus.active}
+
+
+def test_a_suppression_list_is_imported_from_the_command_line(
+    cli: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
+    invoke(cli, "subscribers", "import", str(police_list(tmp_path, 2)))
+    path = tmp_path / "optouts.csv"
+    path.write_text("email,reason\nofficer1@police.example.org,unsubscribed\n", encoding="utf-8")
+    code, out = invoke(cli, "subscribers", "suppress", str(path))
+    assert code == 0
+    assert "│ 1 │ 1 │ 0 │ 1 │ 0 │" in out  # rows, new, already listed, stopped, rejected
+    with Session(engine) as session:
+        status = session.exec(
+            select(Subscriber.status).where(col(Subscriber.email) == "officer1@police.example.org")
+        ).one()
+    assert status == SubscriberStatus.unsubscribed

@@ -221,7 +221,7 @@ def test_an_export_re_imports_unchanged_and_guards_against_formulas(
     path = tmp_path / "export.csv"
     path.write_text(out.getvalue(), encoding="utf-8", newline="")
     report = import_csv(agencies, path, now=NOW, consent_source="t")
-    assert (report.unchanged, report.left, report.added, report.updated) == (2, 1, 0, 0)
+    assert (report.unchanged, report.kept_out, report.added, report.updated) == (2, 1, 0, 0)
 
 
 def test_listing_filters_by_agency_and_status_and_hides_the_erased(agencies: Session) -> None:

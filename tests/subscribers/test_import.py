@@ -189,7 +189,7 @@ def test_an_import_never_resubscribes_someone_who_left(
     make_subscriber(agencies, email="left@x.org", agency="police", name="Left", status=status)
     agencies.commit()
     report = run(agencies, write(tmp_path, HEADER + "left@x.org,New Name,health,adults\n"))
-    assert (report.left, report.added, report.updated, report.ok) == (1, 0, 0, True)
+    assert (report.kept_out, report.added, report.updated, report.ok) == (1, 0, 0, True)
     assert report.notices[0].reason == f"{status}: not re-subscribed"
     agencies.expire_all()
     left = agencies.exec(select(Subscriber)).one()
@@ -254,14 +254,18 @@ def test_a_utf8_bom_and_spreadsheet_quoting_are_read(agencies: Session, tmp_path
     assert list(reasons(report)) == [7]
 
 
-def test_columns_in_another_order_and_an_exported_status_column_are_accepted(
+def test_columns_in_another_order_with_a_status_column_keep_an_opted_out_person_out(
     agencies: Session, tmp_path: Path
 ) -> None:
     content = "Agency,EMAIL,status,audiences,name\npolice,jo@x.org,unsubscribed,adults,Jo\n"
     report = run(agencies, write(tmp_path, content))
     jo = agencies.exec(select(Subscriber)).one()
     assert report.added == 1
-    assert (jo.email, jo.agency, jo.status) == ("jo@x.org", "police", SubscriberStatus.active)
+    assert (jo.email, jo.agency, jo.status) == (
+        "jo@x.org",
+        "police",
+        SubscriberStatus.unsubscribed,
+    )
 
 
 def test_a_dry_run_reports_but_writes_nothing(agencies: Session, tmp_path: Path) -> None:
@@ -352,3 +356,64 @@ def test_a_large_file_imports_in_chunks_with_progress(agencies: Session, tmp_pat
 def test_suppression_rows_are_untouched_by_an_import(agencies: Session, tmp_path: Path) -> None:
     run(agencies, write(tmp_path, HEADER + "a@x.org,A,police,\n"))
     assert agencies.exec(select(func.count()).select_from(Suppression)).one() == 0
+
+
+def test_a_status_column_brings_opt_outs_over_from_another_tool(
+    agencies: Session, tmp_path: Path
+) -> None:
+    make_subscriber(agencies, email="active@x.org", agency="police")
+    agencies.commit()
+    path = write(
+        tmp_path,
+        "email,agency,status\n"
+        "active@x.org,police,complained\n"
+        "new.bounce@x.org,police,bounced\n"
+        "new.unsub@x.org,police,Unsubscribed\n"
+        "plain@x.org,police,\n"
+        "odd@x.org,police,sleeping\n",
+    )
+    report = run(agencies, path)
+    statuses = dict(agencies.exec(select(Subscriber.email, Subscriber.status)).all())
+    assert statuses == {
+        "active@x.org": SubscriberStatus.complained,
+        "new.bounce@x.org": SubscriberStatus.bounced,
+        "new.unsub@x.org": SubscriberStatus.unsubscribed,
+        "plain@x.org": SubscriberStatus.active,
+    }
+    assert reasons(report) == {
+        6: "status 'sleeping' not understood: use unsubscribed, bounced, complained or "
+        "leave it blank"
+    }
+    suppressed = {s.address_hash: s.reason for s in agencies.exec(select(Suppression)).all()}
+    assert suppressed == {
+        address_hash("active@x.org"): "complained",
+        address_hash("new.bounce@x.org"): "bounced",
+    }
+    assert (report.added, report.updated) == (3, 1)
+
+
+def test_a_status_column_never_brings_anyone_back(agencies: Session, tmp_path: Path) -> None:
+    make_subscriber(agencies, email="gone@x.org", status=SubscriberStatus.unsubscribed)
+    agencies.commit()
+    report = run(agencies, write(tmp_path, "email,agency,status\ngone@x.org,police,active\n"))
+    gone = agencies.exec(select(Subscriber)).one()
+    assert gone.status == SubscriberStatus.unsubscribed
+    assert report.kept_out == 1
+
+
+def test_an_export_with_every_status_imports_again_unchanged(
+    agencies: Session, tmp_path: Path
+) -> None:
+    from newsletter.subscribers import export_csv
+
+    for status in ("active", "unsubscribed", "bounced", "complained", "left"):
+        make_subscriber(agencies, email=f"{status}@x.org", status=SubscriberStatus(status))
+    suppress(agencies, address_hash("bounced@x.org"), reason="bounced")
+    suppress(agencies, address_hash("complained@x.org"), reason="complained")
+    agencies.commit()
+    path = tmp_path / "export.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        export_csv(agencies, fh)
+    report = run(agencies, path)
+    assert (report.added, report.updated, report.rejected) == (0, 0, 0)
+    assert (report.unchanged, report.kept_out) == (1, 4)

@@ -134,7 +134,7 @@ def change_password(
 ) -> Response:
     """Change your password; every other session of yours ends."""
     errors: dict[str, str] = {}
-    if not security.check_password(staff.user, current):
+    if not security.check_password(db, staff.user, current):
         errors["current"] = "Your current password is not right"
     problem = password_problem(new)
     if problem:
@@ -151,7 +151,7 @@ def change_password(
     set_password(
         db,
         staff.user,
-        security.new_hash(new),
+        security.new_hash(db, new),
         actor=staff.user,
         now=clock.now(),
         keep_session=staff.session.id,

@@ -149,7 +149,7 @@ def _choose(purpose: LinkPurpose) -> Callable[..., Response]:
             )
         link.used_at = now
         db.add(link)
-        accounts.set_password(db, user, security.new_hash(password), actor=user, now=now)
+        accounts.set_password(db, user, security.new_hash(db, password), actor=user, now=now)
         record(db, actor=user, action=f"user.{purpose.value}_accepted", object=f"user:{user.email}")
         db.commit()
         return see_other(f"/admin/sign-in?done={purpose.value}")

@@ -2,7 +2,8 @@
 
 Handlers that hash are plain ``def`` routes, which FastAPI runs in its worker threads; the
 semaphore keeps a burst of sign-in attempts from taking every core (argon2-cffi releases the
-GIL, so the event loop, which serves clicks and opens, keeps running meanwhile).
+GIL, so the event loop, which serves clicks and opens, keeps running meanwhile), and no
+database transaction is held open while a hash is computed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 import pyotp
 import segno
+from sqlmodel import Session
 
 from newsletter.models import User
 from newsletter.passwords import dummy_hash, hash_password, verify_password
@@ -20,15 +22,26 @@ _HASHING = threading.BoundedSemaphore(2)
 TOTP_ISSUER = "newsletter"
 
 
-def check_password(user: User | None, password: str) -> bool:
-    """Verify ``password`` for ``user``; as slow for an unknown user or one without a password."""
+def _end_transaction(db: Session) -> None:
+    # Hashing takes tens of milliseconds: never hold a transaction (on SQLite, the database's
+    # write lock, which click recording needs) while it runs. The session's objects stay
+    # usable (expire_on_commit=False); the next query starts a new transaction.
+    db.commit()
+
+
+def check_password(db: Session, user: User | None, password: str) -> bool:
+    """Verify ``password`` for ``user``; as slow for an unknown user or one without a password.
+    Commits ``db`` first (see above)."""
     stored = user.password_hash if user is not None and user.password_hash else None
+    _end_transaction(db)
     with _HASHING:
         ok = verify_password(password, stored or dummy_hash())
     return ok and stored is not None
 
 
-def new_hash(password: str) -> str:
+def new_hash(db: Session, password: str) -> str:
+    """An Argon2id hash of ``password``. Commits ``db`` first (see above)."""
+    _end_transaction(db)
     with _HASHING:
         return hash_password(password)
 

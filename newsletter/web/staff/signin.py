@@ -171,7 +171,7 @@ def sign_in(
             return _locked(request, user, settings, now)
         user.locked_until = None
         db.add(user)
-    if not security.check_password(user, password):
+    if not security.check_password(db, user, password):
         if user is None:
             record(
                 db,
@@ -217,7 +217,7 @@ def sign_in(
     assert user.password_hash is not None
     ratelimit.clear(db, ratelimit.SIGN_IN_ACCOUNT, str(user.id))
     if needs_rehash(user.password_hash):
-        user.password_hash = security.new_hash(password)
+        user.password_hash = security.new_hash(db, password)
         db.add(user)
         record(
             db,

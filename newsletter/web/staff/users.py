@@ -220,7 +220,12 @@ def set_password(
         )
     keep = staff.session.id if user.id == staff.user.id else None
     accounts.set_password(
-        db, user, security.new_hash(password), actor=staff.user, now=clock.now(), keep_session=keep
+        db,
+        user,
+        security.new_hash(db, password),
+        actor=staff.user,
+        now=clock.now(),
+        keep_session=keep,
     )
     flash(staff, f"Password of {user.email} set; they have been signed out everywhere")
     db.commit()

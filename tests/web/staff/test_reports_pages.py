@@ -150,3 +150,34 @@ def test_bad_filters_are_named_in_an_error_summary_and_nothing_is_counted(
         empty = client.get("/admin/reports", params={"from": "2027-01", "to": "2027-01"})
         assert empty.status_code == 200
         assert "No bulletin was sent in January 2027, so there is nothing to report." in empty.text
+
+
+def test_someone_without_any_role_reads_both_reports_in_every_format(
+    settings: Settings, engine: Engine, session: Session, clock: FakeClock
+) -> None:
+    build_july(session)
+    user = make_user(session)
+    session.commit()
+    with staff_client(settings, engine, clock) as client:
+        sign_in_fully(client, clock, user.email)
+        index = client.get("/admin/")
+        assert "Non-Accidental Injuries" in index.text
+        training = client.get("/admin/reports/training")
+        assert training.status_code == 200
+        assert '<h2 id="headline">Headline</h2>' in training.text
+        assert training.text.count('<svg role="img"') == 2  # themes compared, month by month
+        assert "default-src 'none'" in training.headers["content-security-policy"]
+        as_csv = client.get("/admin/reports/training", params={"format": "csv"})
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        assert "2026-07,neglect,Child Neglect,course,police,<5" in as_csv.text
+        as_pdf = client.get("/admin/reports/training", params={"format": "pdf"})
+        assert as_pdf.headers["content-type"] == "application/pdf"
+        assert as_pdf.content.startswith(b"%PDF-")
+        bulletin = client.get("/admin/reports/bulletin/2026-07")
+        assert bulletin.status_code == 200
+        assert "Click map" in bulletin.text
+        blank_form = {"from": "", "to": "", "kinds": "course,briefing", "format": "html"}
+        assert client.get("/admin/reports/training", params=blank_form).status_code == 200
+        assert client.get("/admin/reports/training", params={"from": "July"}).status_code == 422
+        assert client.get("/admin/reports/bulletin/2030-01").status_code == 404
+        assert client.get("/admin/reports/training", params={"agency": "fire"}).status_code == 400

@@ -92,10 +92,11 @@ def test_every_form_is_refused_without_its_csrf_token_or_with_another_browsers(
             assert "The form has expired" in response.text
         assert client.post("/admin/sign-out").status_code == 403
         assert client.get("/admin/").status_code == 200  # still signed in
-        anonymous_sign_in = intruder.post(
-            "/admin/sign-in", data={"email": admin.email, "password": "x"}, cookies={}
+    with staff_client(settings, engine, clock) as stranger:  # no cookie at all
+        anonymous_sign_in = stranger.post(
+            "/admin/sign-in", data={"email": admin.email, "password": "x", "csrf": foreign}
         )
-        assert anonymous_sign_in.status_code == 403
+    assert anonymous_sign_in.status_code == 403
 
 
 def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(

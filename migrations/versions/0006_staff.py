@@ -4,8 +4,8 @@ Every existing administrator becomes a ``staff_user`` holding the ``admin`` role
 (scrypt) password hash; it is upgraded to Argon2id at their next sign-in. The activity log is
 append-only: triggers refuse UPDATE and DELETE on it on both SQLite and PostgreSQL.
 
-Revision ID: 0005_staff
-Revises: 0004_plan_revisions
+Revision ID: 0006_staff
+Revises: 0005_lists
 Create Date: 2026-12-01 04:02:47.807094
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0005_staff"
-down_revision: str | None = "0004_plan_revisions"
+revision: str = "0006_staff"
+down_revision: str | None = "0005_lists"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
