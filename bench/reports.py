@@ -38,9 +38,9 @@ from sqlmodel import Session, col, select
 
 from bench import agency_slugs
 from newsletter.db import make_engine, migrate, session_scope
+from newsletter.eventlog import add_event, note_changed
 from newsletter.models import Delivery, Event, EventSource, EventType, utcnow
 from newsletter.reports.board import build_board_report
-from newsletter.reports.cache import note_events_changed
 from newsletter.reports.formats import training_text
 from newsletter.reports.terminal import board_table
 from newsletter.reports.training import build_training_report
@@ -60,8 +60,10 @@ def _load_base(db: sqlite3.Connection) -> None:
     )
     db.executemany(
         "INSERT INTO subscriber (id, email, address_hash, name, agency, serves_children,"
-        " serves_adults, status, token, consent_source, created_at, updated_at)"
-        " VALUES (?, ?, NULL, '', ?, 1, 0, 'active', ?, 'bench', ?, ?)",
+        " serves_adults, status, token, source, lawful_basis, consent_source, consent_wording,"
+        " created_at, updated_at)"
+        " VALUES (?, ?, NULL, '', ?, 1, 0, 'active', ?, 'import', 'public_task', 'bench', '',"
+        " ?, ?)",
         (
             (i, f"p{i}@example.org", AGENCIES[i % len(AGENCIES)], f"t{i}", NOW, NOW)
             for i in range(1, SUBSCRIBERS + 1)
@@ -184,7 +186,7 @@ class Timing:
 def _all_changed(engine: Engine) -> None:
     """What a bulk load of every bulletin's events does besides inserting them."""
     with session_scope(engine) as session:
-        note_events_changed(session, range(1, BULLETINS + 1))
+        note_changed(session, range(1, BULLETINS + 1))
 
 
 def _one_click(engine: Engine) -> None:
@@ -192,7 +194,8 @@ def _one_click(engine: Engine) -> None:
     with session_scope(engine) as session:
         delivery = session.exec(select(Delivery).where(col(Delivery.bulletin_id) == 18)).first()
         assert delivery is not None
-        session.add(
+        add_event(
+            session,
             Event(
                 delivery_id=delivery.id,
                 bulletin_id=delivery.bulletin_id,
@@ -202,9 +205,8 @@ def _one_click(engine: Engine) -> None:
                 occurred_at=utcnow(),
                 recorded_at=utcnow(),
                 source=EventSource.web,
-            )
+            ),
         )
-        note_events_changed(session, [delivery.bulletin_id])
 
 
 def _measure(url: str, runs: int) -> Timing:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -23,25 +23,33 @@ from newsletter.config import Settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` with the settings each dialect needs."""
+def make_engine(url: str | URL, *, lookups: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the settings each dialect needs: the one place the
+    service builds engines.
+
+    ``lookups``: an engine for single-SELECT lookups beside a busy writer (the tracking
+    registry). On SQLite its connections are pooled and run each SELECT in autocommit, without
+    the ``BEGIN IMMEDIATE`` of a writing connection: in WAL mode such a read never waits for,
+    nor holds up, the write lock. Elsewhere it is an ordinary engine.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if lookups:
+            kwargs.setdefault("pool_size", 4)
+        else:
+            kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(
-            url,
-            connect_args={"timeout": 30, "check_same_thread": False},
-            poolclass=kwargs.pop("poolclass", NullPool),
-            **kwargs,
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, begin_immediate=not lookups)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, begin_immediate: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module (it would skip BEGIN for
@@ -53,6 +61,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+
+    if not begin_immediate:
+        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

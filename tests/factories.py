@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from newsletter.accounts import user_id
+from newsletter.eventlog import add_event, note_changed
 from newsletter.models import (
     Agency,
     Bulletin,
@@ -28,7 +29,6 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.passwords import hash_password
-from newsletter.reports.cache import note_events_changed
 from newsletter.tokens import address_hash
 
 _seq = itertools.count(1)
@@ -138,6 +138,8 @@ def make_delivery(
     values.update(overrides)
     delivery = Delivery(**values)
     session.add(delivery)
+    if delivery.status == DeliveryStatus.sent:
+        note_changed(session, [delivery.bulletin_id])  # sent counts are report figures
     session.flush()
     return delivery
 
@@ -152,8 +154,7 @@ def make_event(session: Session, delivery: Delivery, **overrides: Any) -> Event:
     }
     values.update(overrides)
     event = Event(**values)
-    session.add(event)
-    note_events_changed(session, [event.bulletin_id])  # as every writer of events does
+    add_event(session, event)  # as every writer of events does
     session.flush()
     return event
 

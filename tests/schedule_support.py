@@ -91,7 +91,7 @@ class World:
             session.add(bulletin)
             session.flush()
         else:
-            transition(session, bulletin, BulletinStatus.draft)
+            transition(session, bulletin, BulletinStatus.draft, now=clock.now())
         bulletin.plan_hash = plan.digest
         bulletin.checks_passed = True
         bulletin.built_at = clock.now()
@@ -102,8 +102,9 @@ class World:
     def send(self, engine: Engine, settings: Settings, month: str, *, clock: Clock) -> str:
         with session_scope(engine) as session:
             bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).one()
-            transition(session, bulletin, BulletinStatus.sending)  # refuses a draft, a sent one
-            transition(session, bulletin, BulletinStatus.sent)
+            # refuses a draft, a sent one
+            transition(session, bulletin, BulletinStatus.sending, now=clock.now())
+            transition(session, bulletin, BulletinStatus.sent, now=clock.now())
         self.sends.append((month, clock.now()))
         return "3 sent"
 
@@ -122,7 +123,7 @@ def approve(engine: Engine, month: str, *, clock: Clock) -> None:
     """What ``bulletin approve MONTH`` does to the row."""
     with session_scope(engine) as session:
         bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).one()
-        transition(session, bulletin, BulletinStatus.approved)
+        transition(session, bulletin, BulletinStatus.approved, now=clock.now())
         bulletin.approved_at = clock.now()
         bulletin.approved_by = APPROVER
 

@@ -16,7 +16,7 @@ import newsletter.models
 from newsletter import tokens
 from newsletter.config import Settings
 from newsletter.lifecycle import TransitionError, transition
-from newsletter.models import BulletinStatus
+from newsletter.models import BulletinStatus, utcnow
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, personalise
 from newsletter.urls import with_utm
 from newsletter.web.app import create_app
@@ -91,10 +91,10 @@ def test_utm_parameters_replace_existing_ones_and_keep_the_rest() -> None:
 
 def test_a_bulletin_moves_only_along_allowed_transitions(session: Session) -> None:
     bulletin = make_bulletin(session)
-    transition(session, bulletin, BulletinStatus.approved)
+    transition(session, bulletin, BulletinStatus.approved, now=utcnow())
     assert bulletin.status == BulletinStatus.approved
     with pytest.raises(TransitionError):
-        transition(session, bulletin, BulletinStatus.sent)
+        transition(session, bulletin, BulletinStatus.sent, now=utcnow())
 
 
 def test_a_stale_status_read_cannot_win_a_race(engine: Engine) -> None:
@@ -104,7 +104,7 @@ def test_a_stale_status_read_cannot_win_a_race(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as s2:
         other = s2.get(newsletter.models.Bulletin, bulletin.id)
         assert other is not None
-        transition(s2, other, BulletinStatus.sending)
+        transition(s2, other, BulletinStatus.sending, now=utcnow())
         s2.commit()
     with Session(engine, expire_on_commit=False) as s3:
         stale = s3.get(newsletter.models.Bulletin, bulletin.id)
@@ -112,7 +112,7 @@ def test_a_stale_status_read_cannot_win_a_race(engine: Engine) -> None:
         # What a process read before the other one won (loaded state, not a pending change).
         set_committed_value(stale, "status", BulletinStatus.approved)
         with pytest.raises(TransitionError):
-            transition(s3, stale, BulletinStatus.sending)
+            transition(s3, stale, BulletinStatus.sending, now=utcnow())
 
 
 def test_the_health_check_answers_ok(settings: Settings, engine: Engine) -> None:

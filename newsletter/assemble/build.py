@@ -13,6 +13,7 @@ import html
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func
@@ -26,6 +27,7 @@ from newsletter.assemble.links import LinkRegistry, href_for, markers_in, resolv
 from newsletter.assemble.render import Renderer, month_label
 from newsletter.clock import Clock
 from newsletter.config import Settings
+from newsletter.eventlog import delete_events, note_changed
 from newsletter.lifecycle import transition
 from newsletter.models import (
     Agency,
@@ -41,7 +43,6 @@ from newsletter.models import (
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.plan.model import Plan, Theme
 from newsletter.plan.slots import send_time
-from newsletter.reports.cache import note_events_changed
 from newsletter.tokens import delivery_token
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _bulletin_for(session: Session, month: str) -> Bulletin | None:
     return session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
 
 
-def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
+def _clear_for_rebuild(session: Session, bulletin: Bulletin, *, now: datetime) -> None:
     """Withdraw an unsent bulletin's variants and links so they can be built again."""
     status = BulletinStatus(bulletin.status)
     deliveries = session.exec(
@@ -158,16 +159,15 @@ def _clear_for_rebuild(session: Session, bulletin: Bulletin) -> None:
             "a bulletin that has started sending cannot be rebuilt"
         )
     if status != BulletinStatus.draft:
-        transition(session, bulletin, BulletinStatus.draft)
+        transition(session, bulletin, BulletinStatus.draft, now=now)
         log.info("bulletin %s returned from %s to draft for a rebuild", bulletin.month, status)
     link_ids = select(Link.id).where(col(Link.bulletin_id) == bulletin.id)
     # With no deliveries, these events can only be visits to the web archive of the version
     # being withdrawn; their links are about to disappear.
     withdrawn = (col(Event.bulletin_id) == bulletin.id) | col(Event.link_id).in_(link_ids)
-    touched = session.exec(select(col(Event.bulletin_id)).where(withdrawn).distinct()).all()
     # Always this bulletin: its links (which the report cache groups by) change too.
-    note_events_changed(session, [bulletin.id, *touched])
-    session.execute(delete(Event).where(withdrawn))
+    note_changed(session, [bulletin.id])
+    delete_events(session, withdrawn)
     session.execute(delete(Variant).where(col(Variant.bulletin_id) == bulletin.id))
     session.execute(delete(Link).where(col(Link.bulletin_id) == bulletin.id))
     bulletin.approved_at = None
@@ -197,7 +197,7 @@ def build_bulletin(
         session.add(bulletin)
         session.flush()
     else:
-        _clear_for_rebuild(session, bulletin)
+        _clear_for_rebuild(session, bulletin, now=clock.now())
     assert bulletin.id is not None
     bulletin.theme = theme.title
     bulletin.subject = theme.subject
@@ -296,7 +296,7 @@ def approve_bulletin(
         reasons.append(f"{by} is not one of the approvers (the people with the approver role)")
     if reasons:
         raise ApprovalRefused(reasons)
-    transition(session, bulletin, BulletinStatus.approved)
+    transition(session, bulletin, BulletinStatus.approved, now=clock.now())
     bulletin.approved_at = clock.now()
     bulletin.approved_by = by
     bulletin.updated_at = clock.now()

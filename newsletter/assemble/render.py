@@ -14,10 +14,11 @@ from datetime import date
 from typing import Any
 
 import cssutils
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from premailer import Premailer
 
 from newsletter.config import Settings
+from newsletter.templating import make_environment
 
 HTML_TEMPLATE = "bulletin.html.j2"
 TEXT_TEMPLATE = "bulletin.txt.j2"
@@ -34,22 +35,11 @@ def month_label(month: str) -> str:
     return f"{date(year, mon, 1):%B %Y}"
 
 
-def make_environment(settings: Settings) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(settings.templates_dir),
-        autoescape=select_autoescape(
-            enabled_extensions=("html", "htm", "xml", "html.j2"),
-            disabled_extensions=("txt", "txt.j2", "css"),
-            default_for_string=True,
-            default=False,
-        ),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+def bulletin_environment(settings: Settings) -> Environment:
+    """The designers' templates (``templates/``), with the bulletin's filters."""
+    return make_environment(
+        settings.templates_dir, filters={"long_date": long_date}, email_whitespace=True
     )
-    env.filters["long_date"] = long_date
-    return env
 
 
 @dataclass(frozen=True)
@@ -62,7 +52,7 @@ class Renderer:
     """Renders and inlines variants with one environment (templates compiled once)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._env = make_environment(settings)
+        self._env = bulletin_environment(settings)
 
     def render(self, context: dict[str, Any]) -> Rendered:
         html = self._env.get_template(HTML_TEMPLATE).render(**context)

@@ -172,7 +172,7 @@ def check_links(
     ),
 ) -> None:
     """Fetch every link target of MONTH's bulletin; exit 1 when any is broken."""
-    from newsletter.assemble.linkcheck import LinkStatus, bulletin_targets, check_targets
+    from newsletter.assemble import LinkStatus, bulletin_targets, check_targets
 
     settings = load_settings()
     with session_for(settings) as session:

@@ -19,8 +19,15 @@ from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.cli._common import console, fail, load_settings, open_engine
 from newsletter.config import Settings
 from newsletter.models import Bulletin, BulletinStatus, PlanRevision
-from newsletter.plan import LoadResult, Plan, PlanError, PlanInvalid, load_plan
-from newsletter.plan.timetable import SendInfo, timetable
+from newsletter.plan import (
+    LoadResult,
+    Plan,
+    PlanError,
+    PlanInvalid,
+    SendInfo,
+    load_plan,
+    timetable,
+)
 
 app = typer.Typer(
     help="The campaign plan: check, show, import and export it; its revisions and their history.",
@@ -54,7 +61,7 @@ def _stored_revision(settings: Settings) -> tuple[int, LoadResult] | None:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from newsletter.db import make_engine
-    from newsletter.plan.store import current_revision, plan_of
+    from newsletter.plan import current_revision, plan_of
 
     url = settings.resolved_database_url
     parsed = make_url(url)
@@ -161,7 +168,7 @@ def show(
     """The plan's months: theme, audience, send time, bulletin status and the next send."""
     settings = load_settings()
     now = _parse_at(at, settings)
-    from newsletter.plan.store import current_plan, current_revision
+    from newsletter.plan import current_plan, current_revision
 
     engine = open_engine(settings)
     try:
@@ -227,8 +234,7 @@ def import_(
     Nothing changes when the files equal the current revision or have errors. Months already sent
     keep their theme as it was sent.
     """
-    from newsletter.plan.loader import agency_slugs
-    from newsletter.plan.store import import_directory
+    from newsletter.plan import agency_slugs, import_directory
 
     settings = load_settings()
     folder = path if path is not None else settings.plan_dir
@@ -272,7 +278,7 @@ def export(
 
     Plan files in PATH that the revision does not have are removed, so PATH is the revision.
     """
-    from newsletter.plan.store import RevisionNotFound, current_plan, export_documents, get_revision
+    from newsletter.plan import RevisionNotFound, current_plan, export_documents, get_revision
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -308,7 +314,7 @@ def export(
 
 
 def _require_current(session: Session) -> PlanRevision:
-    from newsletter.plan.store import current_revision
+    from newsletter.plan import current_revision
 
     current = current_revision(session)
     if current is None:
@@ -321,7 +327,7 @@ def history(
     limit: int = typer.Option(20, "--limit", "-n", help="How many revisions, newest first."),
 ) -> None:
     """The plan's revisions, newest first: number, when, who, what and why."""
-    from newsletter.plan.store import revisions
+    from newsletter.plan import revisions
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -350,7 +356,7 @@ def diff(
     new: int | None = typer.Argument(None, help="The newer revision (default: the current one)."),
 ) -> None:
     """What changed between two revisions, file by file (a unified diff)."""
-    from newsletter.plan.store import RevisionNotFound, diff_revisions
+    from newsletter.plan import RevisionNotFound, diff_revisions
 
     settings = load_settings()
     engine = open_engine(settings)
@@ -373,8 +379,7 @@ def restore(
     by: str = typer.Option("", "--by", help="Who restores (default: cli)."),
 ) -> None:
     """Make an old revision current again, as a new revision (history is kept)."""
-    from newsletter.plan.loader import agency_slugs
-    from newsletter.plan.store import RevisionNotFound, restore_revision
+    from newsletter.plan import RevisionNotFound, agency_slugs, restore_revision
 
     settings = load_settings()
     engine = open_engine(settings)

@@ -8,9 +8,15 @@ from pathlib import Path
 import typer
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
-from newsletter.reports.bookings import BookingImportError, import_bookings
-from newsletter.reports.formats import FORMATS, Format
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError
+from newsletter.reports import (
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    FORMATS,
+    BookingImportError,
+    Format,
+    ReportError,
+    import_bookings,
+)
 
 app = typer.Typer(help="Training-link engagement reports for the board.", no_args_is_help=True)
 
@@ -73,8 +79,7 @@ def training(
     if month_from and month_to and month_from > month_to:
         fail(f"--from {month_from} is after --to {month_to}")
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
-    from newsletter.reports.output import training_output
-    from newsletter.reports.pdf import PdfUnavailable
+    from newsletter.reports import PdfUnavailable, training_output
 
     settings = load_settings()
     with session_for(settings) as session:
@@ -103,8 +108,7 @@ def bulletin(
 ) -> None:
     """One bulletin by agency, by section and link (click map), feedback and top courses."""
     chosen = _format(fmt)
-    from newsletter.reports.output import bulletin_output
-    from newsletter.reports.pdf import PdfUnavailable
+    from newsletter.reports import PdfUnavailable, bulletin_output
 
     settings = load_settings()
     with session_for(settings) as session:

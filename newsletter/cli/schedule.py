@@ -13,12 +13,16 @@ from newsletter.cli._common import console, fail, load_settings, month_arg, open
 from newsletter.clock import SystemClock
 from newsletter.config import Settings
 from newsletter.models import Bulletin
-from newsletter.plan.slots import SlotError, next_slot_after
-from newsletter.schedule.deps import PlanUnavailable, default_deps
-from newsletter.schedule.outlook import outlook
-from newsletter.schedule.runner import stored_jobs
-from newsletter.schedule.tick import OPEN, Lifecycle
-from newsletter.schedule.timeline import local_text
+from newsletter.plan import SlotError, next_slot_after
+from newsletter.schedule import (
+    OPEN,
+    Lifecycle,
+    PlanUnavailable,
+    default_deps,
+    local_text,
+    outlook,
+    stored_jobs,
+)
 
 app = typer.Typer(help="When bulletins go out: list, next, pause, resume.", no_args_is_help=True)
 

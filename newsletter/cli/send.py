@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
+from newsletter.cli.tuning import dedicated_send_process
 from newsletter.clock import SystemClock
 from newsletter.config import Settings
 from newsletter.dispatch import (
@@ -33,8 +34,7 @@ from newsletter.dispatch import (
     stop_send,
 )
 from newsletter.models import Bulletin, BulletinStatus
-from newsletter.transports import make_transport
-from newsletter.transports.base import Outcome, TransportError
+from newsletter.transports import Outcome, TransportError, make_transport
 
 
 class _RateColumn(ProgressColumn):
@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
                     typer.confirm(
                         f"Send {month} to {count:,} recipients via {chosen.name}?", abort=True
                     )
-                with RichProgress(f"sending {month}") as progress:
+                with dedicated_send_process(), RichProgress(f"sending {month}") as progress:
                     summary = send_bulletin(
                         engine,
                         settings,
@@ -237,7 +237,7 @@ def register(app: typer.Typer) -> None:
         try:
             with Session(engine) as session:
                 try:
-                    stop_send(session, month)
+                    stop_send(session, month, clock=SystemClock())
                 except DispatchError as exc:
                     fail(str(exc))
                 session.commit()

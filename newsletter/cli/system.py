@@ -30,8 +30,7 @@ def load_sample(settings: Settings, session: Session) -> None:
 
 def load_first_plan(settings: Settings, session: Session) -> None:
     """On the first start (no plan revision yet), import the plan folder as revision 1."""
-    from newsletter.plan import PlanInvalid
-    from newsletter.plan.store import current_revision, import_first
+    from newsletter.plan import PlanInvalid, current_revision, import_first
 
     if current_revision(session) is not None:
         return
@@ -84,7 +83,7 @@ def register(app: typer.Typer) -> None:
         """Serve the web app: tracking, unsubscribe, archive, webhooks, admin."""
         import uvicorn
 
-        from newsletter.web.app import create_app
+        from newsletter.web import create_app
 
         settings = load_settings()
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -97,7 +96,7 @@ def register(app: typer.Typer) -> None:
         """Everything in one process on the embedded default (SQLite, outbox, scheduler)."""
         import uvicorn
 
-        from newsletter.web.app import create_app
+        from newsletter.web import create_app
 
         settings = load_settings()
         engine = open_engine(settings)
@@ -117,7 +116,7 @@ def register(app: typer.Typer) -> None:
             "  newsletter bulletin build 2026-07     assemble July's bulletin\n"
             f"  open {base}/archive/2026-07/health    see the health variant\n"
         )
-        from newsletter.schedule.runner import SchedulerService
+        from newsletter.schedule import SchedulerService
 
         # The scheduler runs in a thread beside the web app; it only acts while it holds the
         # leadership lock, so a second `newsletter run` or `python scheduler.py` waits.

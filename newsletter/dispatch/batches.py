@@ -12,10 +12,8 @@ before it is claimed, the claim re-checks each subscriber: whoever unsubscribed 
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
-import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -182,7 +180,7 @@ def _record(
                 now=now,
             )
             sent = []
-    ledger.record_sent(session, sent, now=now)
+    ledger.record_sent(session, sent, bulletin_id=bulletin_id, now=now)
     for status, results in (
         (DeliveryStatus.failed, delivered.failed),
         (DeliveryStatus.unknown, delivered.unknown),
@@ -223,35 +221,6 @@ def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[Non
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _short_switch_interval(seconds: float = 0.0005) -> Iterator[None]:
-    """Hand the GIL over more often while a send runs. The sending thread needs the GIL for a
-    moment after every network wait (connect, write, each read); with the default 5 ms
-    interval it waits up to that long behind the thread reading and building the next page,
-    each time. The setting is process-wide, so it is restored afterwards."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, seconds))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Keep the cyclic garbage collector off the objects that outlive the send.
-
-    A batch allocates some ten thousand short-lived dicts and objects, and each collection of
-    the older generations walked everything the process had loaded (SQLAlchemy, the models,
-    the HTTP client): a tenth of a send's time. ``gc.freeze`` moves what exists now out of the
-    collector's sight until the send ends; new objects are collected as usual."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 SQLITE_CACHE_KIB = 16 * 1024
@@ -311,8 +280,6 @@ def run_batches(
     interrupted = threading.Event()
     with (
         _ctrl_c_stops_after_this_batch(interrupted),
-        _short_switch_interval(),
-        _fewer_collections(),
         _larger_sqlite_cache(conn),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as worker,
     ):

@@ -30,14 +30,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col
 
 from newsletter.db import dialect_insert
-from newsletter.dispatch.audience import audience_select
+from newsletter.dispatch.audience import audience_select, may_be_sent_to
+from newsletter.eventlog import note_changed
 from newsletter.models import (
     Bulletin,
     Delivery,
     DeliveryStatus,
     Subscriber,
-    SubscriberStatus,
-    Suppression,
     Variant,
 )
 
@@ -187,13 +186,8 @@ class Row(NamedTuple):
     sendable: bool  # subscriber still exists, is active and unsuppressed
 
 
-def _page_statement() -> Select[int | None, str, str | None, str, str, SubscriberStatus, bool]:
+def _page_statement() -> Select[int | None, str, str | None, str, str, bool | None]:
     """The keyset page query, with named parameters (see :func:`pending_page`)."""
-    suppressed = (
-        select(literal(1))
-        .where(col(Suppression.address_hash) == col(Subscriber.address_hash))
-        .exists()
-    )
     return (
         select(
             col(Delivery.id),
@@ -201,8 +195,7 @@ def _page_statement() -> Select[int | None, str, str | None, str, str, Subscribe
             col(Subscriber.email),
             col(Subscriber.name),
             col(Subscriber.token),
-            col(Subscriber.status),
-            suppressed,
+            may_be_sent_to(),
         )
         .select_from(Delivery)
         .outerjoin(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
@@ -250,7 +243,6 @@ def pending_page(
         fetched = cursor.fetchall()
     finally:
         cursor.close()
-    active = SubscriberStatus.active.value
     return [
         Row(
             delivery_id,
@@ -258,9 +250,9 @@ def pending_page(
             email,
             name or "",
             token,
-            email is not None and token is not None and status == active and not is_suppressed,
+            email is not None and token is not None and bool(sendable),
         )
-        for delivery_id, agency, email, name, token, status, is_suppressed in fetched
+        for delivery_id, agency, email, name, token, sendable in fetched
     ]
 
 
@@ -332,20 +324,11 @@ def mark_range_sending(
 
 
 def _still_sendable() -> ColumnElement[bool]:
-    """The delivery's subscriber exists, is active and is not suppressed (checked again at
-    claim time: the page may have been read while the previous batch was being sent)."""
-    suppressed = (
-        select(literal(1))
-        .where(col(Suppression.address_hash) == col(Subscriber.address_hash))
-        .exists()
-    )
+    """The delivery's subscriber exists and may still be sent to (checked again at claim time:
+    the page may have been read while the previous batch was being sent)."""
     return (
         select(literal(1))
-        .where(
-            col(Subscriber.id) == col(Delivery.subscriber_id),
-            col(Subscriber.status) == SubscriberStatus.active,
-            ~suppressed,
-        )
+        .where(col(Subscriber.id) == col(Delivery.subscriber_id), may_be_sent_to())
         .exists()
     )
 
@@ -372,7 +355,9 @@ def mark_batch_sent(
 ) -> int:
     """Every row of ``batch`` still ``sending`` is sent (the provider took the whole batch).
 
-    Only one batch is ever ``sending`` per bulletin, so this touches exactly that batch."""
+    Only one batch is ever ``sending`` per bulletin, so this touches exactly that batch.
+    Sent counts are report figures: the bulletin's report version moves in this transaction."""
+    note_changed(session, [bulletin_id])
     result = session.connection().execute(
         update(Delivery)
         .where(
@@ -390,10 +375,14 @@ def mark_batch_sent(
     return int(result.rowcount)
 
 
-def record_sent(session: Session, sent: Sequence[tuple[int, str | None]], *, now: datetime) -> None:
-    """Mark ``(delivery id, provider message id)`` pairs sent (one executemany)."""
+def record_sent(
+    session: Session, sent: Sequence[tuple[int, str | None]], *, bulletin_id: int, now: datetime
+) -> None:
+    """Mark ``(delivery id, provider message id)`` pairs of ``bulletin_id`` sent (one
+    executemany); the bulletin's report version moves in this transaction."""
     if not sent:
         return
+    note_changed(session, [bulletin_id])
     groups: dict[str | None, list[int]] = {}
     for d_id, pmid in sent:
         groups.setdefault(pmid, []).append(d_id)

@@ -10,16 +10,15 @@ when the process dies).
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection
 
 from newsletter.dispatch.summary import SendInProgress
+from newsletter.locks import AdvisoryLock, FileLock, lock_file_beside
 
 log = logging.getLogger(__name__)
 
@@ -28,34 +27,21 @@ _NAMESPACE = 0x4E4C0000  # "NL": keeps our advisory lock ids apart from anyone e
 
 @contextmanager
 def send_lock(conn: Connection, *, bulletin_id: int, month: str) -> Iterator[None]:
-    """Hold the send lock of ``bulletin_id``; DispatchError if another process holds it."""
-    busy = SendInProgress(f"another process is sending {month} right now; nothing was changed")
+    """Hold the send lock of ``bulletin_id``; SendInProgress if another process holds it."""
+    lock: AdvisoryLock | FileLock
     if conn.dialect.name == "postgresql":
-        key = _NAMESPACE + bulletin_id
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-        conn.commit()
-        if not got:
-            raise busy
-        try:
-            yield
-        finally:
-            try:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
-            except SQLAlchemyError:
-                # A broken connection has dropped the lock with it; don't hide the real error.
-                log.warning("could not release the send lock of %s explicitly", month)
-        return
-    database = conn.engine.url.database
-    if not database or database == ":memory:":
-        yield  # a private in-memory database has a single process by definition
-        return
-    fd = os.open(f"{database}.send-{bulletin_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock = AdvisoryLock(conn, _NAMESPACE + bulletin_id)
+    else:
+        database = conn.engine.url.database
+        if not database or database == ":memory:":
+            yield  # a private in-memory database has a single process by definition
+            return
+        lock = FileLock(
+            lock_file_beside(conn.engine.url, f"send-{bulletin_id}.lock", fallback_dir=Path("."))
+        )
+    if not lock.try_acquire():
+        raise SendInProgress(f"another process is sending {month} right now; nothing was changed")
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise busy from None
         yield
     finally:
-        os.close(fd)  # closing releases the flock
+        lock.release()

@@ -77,12 +77,12 @@ class _Start:
     nothing_to_do: bool = False
 
 
-def stop_send(session: Session, month: str) -> Bulletin:
+def stop_send(session: Session, month: str, *, clock: Clock) -> Bulletin:
     """Stop ``month``'s send after its batch in flight (the sender reads the status before each
     claim, whichever process or host it runs in). Raises :class:`DispatchError` unless sending."""
     bulletin = load_bulletin(session, month)
     try:
-        return transition(session, bulletin, BulletinStatus.stopped)
+        return transition(session, bulletin, BulletinStatus.stopped, now=clock.now())
     except TransitionError as exc:
         raise DispatchError(
             f"bulletin {month} is {bulletin.status}; only a send can be stopped"
@@ -122,7 +122,7 @@ def _start(
             return _Start(bulletin, variants, 0, interrupted, nothing_to_do=True)
         if status is not BulletinStatus.sending:
             try:
-                transition(session, bulletin, BulletinStatus.sending)
+                transition(session, bulletin, BulletinStatus.sending, now=clock.now())
             except TransitionError as exc:
                 raise DispatchError(str(exc)) from exc
         # A restart normally finds its rows; a bulletin marked failed before it ever started
@@ -244,9 +244,9 @@ def _send_locked(
         elif summary.stopped is not None:
             if progress is not None:
                 progress.note(summary.stopped)
-            transition(session, fresh, BulletinStatus.failed)
+            transition(session, fresh, BulletinStatus.failed, now=clock.now())
         else:
-            transition(session, fresh, BulletinStatus.sent)
+            transition(session, fresh, BulletinStatus.sent, now=clock.now())
             session.execute(
                 update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(sent_at=clock.now())
             )

@@ -65,7 +65,7 @@ class MachineReasonRollup(SQLModel, table=True):
 
 class BulletinEventsVersion(SQLModel, table=True):
     """Bumped in the same transaction as every write to a bulletin's events (insert, delete,
-    a machine flag changed...) by ``reports.note_events_changed``; the report cache is valid for
+    a machine flag changed...) by ``newsletter.eventlog``; the report cache is valid for
     one version. No row means version 0 (no event written through the writers yet)."""
 
     __tablename__ = "bulletin_events_version"

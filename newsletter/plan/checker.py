@@ -19,9 +19,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ruamel.yaml.comments import CommentedMap
 
 from newsletter.models import Audience
-
-# A module import, not names: slots imports plan.model, which imports this package.
-from newsletter.plan import slots
 from newsletter.plan.links import is_vague_link_text, markdown_links, url_problem
 from newsletter.plan.model import (
     CatalogueItem,
@@ -36,6 +33,7 @@ from newsletter.plan.model import (
     Theme,
 )
 from newsletter.plan.raw import MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
+from newsletter.plan.slots import SlotError, send_time, validate_slot
 from newsletter.plan.snapshot import CATALOGUE_DIR, PLAN_FILE, THEMES_DIR, Snapshot
 from newsletter.plan.yamlfile import Loc, field_path, locate, read_yaml, to_plain, validate
 
@@ -146,8 +144,8 @@ class Checker:
             day=raw.send_slot.day, at=raw.send_slot.time, timezone=raw.send_slot.timezone
         )
         try:
-            slots.validate_slot(slot)
-        except slots.SlotError as exc:
+            validate_slot(slot)
+        except SlotError as exc:
             self.errors.append(
                 doc.error(
                     ("send_slot", "day"),
@@ -446,8 +444,8 @@ class Checker:
         """A course must still take bookings on the day its bulletin goes out."""
         skeleton = Plan(slot=slot, draft_lead_days=0, catalogue={}, themes={})
         try:
-            goes_out = slots.send_time(skeleton, theme).astimezone(ZoneInfo(slot.timezone)).date()
-        except slots.SlotError as exc:
+            goes_out = send_time(skeleton, theme).astimezone(ZoneInfo(slot.timezone)).date()
+        except SlotError as exc:
             self.errors.append(doc.error(("month",), str(exc)))
             return
         for s_index, section in enumerate(theme.sections):

@@ -13,12 +13,10 @@ from collections import OrderedDict
 from collections.abc import Collection
 from pathlib import Path
 
-from sqlmodel import Session
-
 from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.config import Settings
 from newsletter.plan.checker import Checker
-from newsletter.plan.model import LoadResult, Plan, PlanError
+from newsletter.plan.model import LoadResult, PlanError
 from newsletter.plan.snapshot import Snapshot, take_snapshot
 
 
@@ -91,24 +89,3 @@ def agency_slugs(settings: Settings) -> list[str]:
     except AgencyFileError as exc:
         message = str(exc).removeprefix(f"{agencies_path}: ")
         raise PlanInvalid([PlanError(str(agencies_path), None, "", message)]) from exc
-
-
-def load_checked_plan(settings: Settings) -> Plan:
-    """The current plan: the newest revision in the database named by ``settings``, checked
-    against the agencies in ``settings.subscribers_dir / "agencies.yaml"``; raises
-    :class:`PlanInvalid` on any error.
-
-    On the first start of an install that has no revision yet, ``settings.plan_dir`` is imported
-    as the first revision (and refused, with its errors, when it does not pass the checks).
-    """
-    from newsletter.db import engine_from_settings
-    from newsletter.plan.store import current_plan
-
-    engine = engine_from_settings(settings)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            plan = current_plan(session, settings)
-            session.commit()
-            return plan
-    finally:
-        engine.dispose()

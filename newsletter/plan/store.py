@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from newsletter.config import Settings
+from newsletter.db import engine_from_settings
 from newsletter.models import Bulletin, BulletinStatus, PlanRevision, utcnow
 from newsletter.plan.loader import PlanInvalid, agency_slugs, check_snapshot
 from newsletter.plan.model import LoadResult, Plan, PlanError
@@ -430,3 +431,21 @@ def _diff_since(session: Session, base: int | None, current: PlanRevision) -> st
 
 def changed_files(old: Documents, new: Documents) -> list[str]:
     return sorted(rel for rel in set(old) | set(new) if old.get(rel) != new.get(rel))
+
+
+def load_checked_plan(settings: Settings) -> Plan:
+    """The current plan: the newest revision in the database named by ``settings``, checked
+    against the agencies in ``settings.subscribers_dir / "agencies.yaml"``; raises
+    :class:`PlanInvalid` on any error.
+
+    On the first start of an install that has no revision yet, ``settings.plan_dir`` is imported
+    as the first revision (and refused, with its errors, when it does not pass the checks).
+    """
+    engine = engine_from_settings(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            plan = current_plan(session, settings)
+            session.commit()
+            return plan
+    finally:
+        engine.dispose()

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from newsletter.plan import slots
 from newsletter.plan.model import Plan, SendSlot, Theme
+from newsletter.plan.slots import bank_holiday_name, send_time
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _named_day(slot: SendSlot, month: str) -> date | None:
 
 
 def send_info(plan: Plan, theme: Theme) -> SendInfo:
-    at = slots.send_time(plan, theme)
+    at = send_time(plan, theme)
     moved_from: date | None = None
     because: str | None = None
     if theme.send_date is None:
@@ -49,7 +49,7 @@ def send_info(plan: Plan, theme: Theme) -> SendInfo:
         local_day = at.astimezone(ZoneInfo(plan.slot.timezone)).date()
         if named is not None and named != local_day:
             moved_from = named
-            because = slots.bank_holiday_name(named) or "a weekend"
+            because = bank_holiday_name(named) or "a weekend"
     return SendInfo(
         month=theme.month,
         at=at,

@@ -1,8 +1,8 @@
 """Reports for the board: training-link engagement by course, agency and month.
 
 Measures come from SQL aggregates over raw and rolled-up events (``aggregate``), cached per
-bulletin and recomputed when its events change (``cache``: every writer of events calls
-``note_events_changed``). ``training`` and ``bulletin`` build the reports; ``board`` turns a
+bulletin and recomputed when its events change (``cache``: every write of events goes
+through ``newsletter.eventlog``, which tells the cache). ``training`` and ``bulletin`` build the reports; ``board`` turns a
 period's training report and the previous period's into the board's view (headline, themes,
 courses by theme month), written in words by ``wording`` (small numbers as "fewer than 5
 people") for the ``terminal`` table (100 columns), ``html`` (inline SVG ``charts``) and ``pdf``
@@ -15,18 +15,30 @@ outcomes to show beside clicks.
 from newsletter.reports.board import BoardReport, build_board_report
 from newsletter.reports.bookings import BookingImportError, import_bookings
 from newsletter.reports.bulletin import BulletinReport, build_bulletin_report
-from newsletter.reports.cache import note_events_changed, refresh_report_cache
-from newsletter.reports.formats import bulletin_text, training_text
+from newsletter.reports.cache import refresh_report_cache
+from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
 from newsletter.reports.html import bulletin_html, training_html
 from newsletter.reports.output import Output, bulletin_output, training_output
+from newsletter.reports.pdf import PdfUnavailable
 from newsletter.reports.rollup import roll_up_events
-from newsletter.reports.training import ReportError, TrainingReport, build_training_report
+from newsletter.reports.training import (
+    ALL_KINDS,
+    DEFAULT_KINDS,
+    ReportError,
+    TrainingReport,
+    build_training_report,
+)
 
 __all__ = [
+    "ALL_KINDS",
+    "DEFAULT_KINDS",
+    "FORMATS",
     "BoardReport",
     "BookingImportError",
     "BulletinReport",
+    "Format",
     "Output",
+    "PdfUnavailable",
     "ReportError",
     "TrainingReport",
     "build_board_report",
@@ -36,7 +48,6 @@ __all__ = [
     "bulletin_output",
     "bulletin_text",
     "import_bookings",
-    "note_events_changed",
     "refresh_report_cache",
     "roll_up_events",
     "training_html",

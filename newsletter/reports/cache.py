@@ -1,8 +1,10 @@
 """The report cache: each bulletin's events aggregated once, recomputed only when they change.
 
 Aggregating every raw event on every report made reports grow with all the events ever
-recorded. Instead, every writer of events calls :func:`note_events_changed` in the same
-transaction as its write, which bumps the bulletin's row in ``bulletin_events_version``.
+recorded. Instead, every write of events goes through :mod:`newsletter.eventlog`, which bumps
+the bulletin's row in ``bulletin_events_version`` in the same transaction (and so does the
+dispatch ledger when it marks deliveries sent: sent counts per agency are cached too, as rows of
+type ``sent``).
 :func:`refresh_report_cache` compares those versions with the versions the cached rows were
 computed from (``report_cache_state``) and recomputes only the bulletins whose version moved,
 from raw and rolled-up events alike (``reports.aggregate``). Reports then read small cached
@@ -18,15 +20,17 @@ its ``report_cache_state`` row (claimed first, with an upsert).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlmodel import Session, col
 
 from newsletter.db import dialect_insert
 from newsletter.models import (
     BulletinEventsVersion,
+    Delivery,
+    DeliveryStatus,
     EventType,
     Link,
     ReportCache,
@@ -52,28 +56,9 @@ CACHED_TYPES: dict[RollupLevel, tuple[str, ...]] = {
 }
 CACHED_TYPES[RollupLevel.item] = CACHED_TYPES[RollupLevel.link]
 
+SENT = "sent"  # the cached rows of sent deliveries per agency (a type no event has)
+
 _CACHE_COLUMNS = ["bulletin_id", "agency", "type", "link_id", "item_key", *MEASURES]
-
-
-def note_events_changed(session: Session | Connection, bulletin_ids: Iterable[int | None]) -> None:
-    """Record that events of these bulletins were written (inserted, deleted or updated).
-
-    Call it in the same transaction as the write (a session, or the connection a bulk writer
-    uses), from every code path that writes the ``event`` table or the roll-up tables; ``None``
-    ids (events of no bulletin) are ignored. Cheap: one upsert. Ids are taken in order so
-    concurrent writers lock the version rows in one order.
-    """
-    ids = sorted({b for b in bulletin_ids if b is not None})
-    if not ids:
-        return
-    table: Any = BulletinEventsVersion.__table__  # type: ignore[attr-defined]
-    stmt = dialect_insert(
-        session if isinstance(session, Session) else session.engine, table
-    ).values([{"bulletin_id": b, "version": 1} for b in ids])
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["bulletin_id"], set_={"version": table.c.version + 1}
-    )
-    session.execute(stmt)
 
 
 def stale_bulletins(session: Session, bulletin_ids: Collection[int]) -> dict[int, int]:
@@ -142,6 +127,7 @@ def refresh_report_cache(session: Session, bulletin_ids: Collection[int]) -> lis
                 item_keys=keys,
             ),
         )
+    _insert_sent(session, ids)
     session.execute(
         insert(ReportCacheReason).from_select(
             ["bulletin_id", "rules_version", "reason", "events"], reasons_select(bulletin_ids=ids)
@@ -150,6 +136,31 @@ def refresh_report_cache(session: Session, bulletin_ids: Collection[int]) -> lis
     session.commit()
     log.info("report cache recomputed for %d bulletins", len(ids))
     return ids
+
+
+def _insert_sent(session: Session, bulletin_ids: list[int]) -> None:
+    """Deliveries the transport accepted, per (bulletin, agency snapshot); erased subscribers'
+    deliveries keep their agency and still count."""
+    sent = (
+        select(
+            literal(RollupLevel.bulletin.value),
+            col(Delivery.bulletin_id),
+            col(Delivery.agency),
+            literal(SENT),
+            func.count(),
+            func.count(),
+        )
+        .where(
+            col(Delivery.bulletin_id).in_(bulletin_ids),
+            col(Delivery.status) == DeliveryStatus.sent.value,
+        )
+        .group_by(col(Delivery.bulletin_id), col(Delivery.agency))
+    )
+    session.execute(
+        insert(ReportCache).from_select(
+            ["level", "bulletin_id", "agency", "type", "events_all", "deliveries_all"], sent
+        )
+    )
 
 
 def _insert_level(session: Session, level: RollupLevel, query: Any) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup
 
 from newsletter.config import Settings
@@ -20,6 +20,7 @@ from newsletter.reports.board import AgencyLine, BoardReport, CourseLine
 from newsletter.reports.bulletin import BulletinReport
 from newsletter.reports.formats import cell_text, paired
 from newsletter.reports.public import Column, Value
+from newsletter.templating import make_environment
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,7 @@ class HtmlTable:
 
 
 def _env() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=select_autoescape(default_for_string=True, default=True),
-        undefined=StrictUndefined,
-    )
+    return make_environment(Path(__file__).parent / "templates")
 
 
 def html_table(

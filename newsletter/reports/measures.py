@@ -18,14 +18,12 @@ from sqlalchemy import func, null, select
 from sqlmodel import Session, col
 
 from newsletter.models import (
-    Delivery,
-    DeliveryStatus,
     Link,
     ReportCache,
     ReportCacheReason,
     RollupLevel,
 )
-from newsletter.reports.cache import CACHED_TYPES, refresh_report_cache
+from newsletter.reports.cache import CACHED_TYPES, SENT, refresh_report_cache
 
 __all__ = [
     "ZERO",
@@ -169,13 +167,13 @@ def sent_counts(session: Session, *, bulletin_ids: Collection[int]) -> dict[tupl
     deliveries keep their agency and still count."""
     if not bulletin_ids:
         return {}
-    query = (
-        select(col(Delivery.bulletin_id), col(Delivery.agency), func.count())
-        .where(
-            col(Delivery.bulletin_id).in_(sorted(bulletin_ids)),
-            col(Delivery.status) == DeliveryStatus.sent.value,
-        )
-        .group_by(col(Delivery.bulletin_id), col(Delivery.agency))
+    refresh_report_cache(session, bulletin_ids)
+    query = select(
+        col(ReportCache.bulletin_id), col(ReportCache.agency), col(ReportCache.events_all)
+    ).where(
+        col(ReportCache.bulletin_id).in_(sorted(bulletin_ids)),
+        col(ReportCache.level) == RollupLevel.bulletin.value,
+        col(ReportCache.type) == SENT,
     )
     return {(b, a): int(n) for b, a, n in session.execute(query)}
 

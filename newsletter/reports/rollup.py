@@ -20,7 +20,6 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     case,
-    delete,
     distinct,
     exists,
     func,
@@ -33,9 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from newsletter.eventlog import delete_events
 from newsletter.models import Event, EventRollup, Link, MachineReasonRollup, RollupLevel, utcnow
 from newsletter.reports.aggregate import MEASURES, item_key_expression
-from newsletter.reports.cache import note_events_changed
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,6 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
     if last is None:
         return 0
     now = utcnow()
-    # The numbers stay the same, but the rows they come from change: recompute to be sure.
-    note_events_changed(
-        session,
-        session.execute(
-            select(col(Event.bulletin_id))
-            .where(col(Event.occurred_at) < before, col(Event.id) <= last)
-            .distinct()
-        ).scalars(),
-    )
     for level in RollupLevel:
         session.execute(
             insert(EventRollup).from_select(_COLUMNS, _rollup_select(level, before, last, now))
@@ -95,10 +85,9 @@ def roll_up_events(session: Session, *, before: datetime) -> int:
             ["bulletin_id", "rules_version", "reason", "events"], reasons
         )
     )
-    result = session.execute(
-        delete(Event).where(col(Event.occurred_at) < before, col(Event.id) <= last)
-    )
-    count = int(getattr(result, "rowcount", 0) or 0)
+    # The numbers stay the same, but the rows they come from change: the deletion bumps the
+    # report version of every bulletin it touches, so the reports recompute to be sure.
+    count = delete_events(session, (col(Event.occurred_at) < before) & (col(Event.id) <= last))
     log.info("rolled up %d events older than %s", count, before.isoformat())
     return count
 

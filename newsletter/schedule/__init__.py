@@ -7,5 +7,29 @@ When a month goes out is plan knowledge (:mod:`newsletter.plan.slots`); this pac
 * :mod:`.notify`: emails to NEWSLETTER_APPROVERS; :mod:`.retention`: old raw events rolled up;
 * :mod:`.leader`: one scheduler acts at a time; :mod:`.runner`: APScheduler and the service
   behind ``python scheduler.py`` and ``newsletter run``; :mod:`.outlook`: ``schedule list``;
-* :mod:`.deps` / :mod:`.wiring`: the seams to the plan, assembly, dispatch and reports.
+* :mod:`.deps`: the seams to the plan, assembly, dispatch and reports; :mod:`.wiring`: the real
+  ones behind them.
 """
+
+from newsletter.schedule.deps import Deps, PlanUnavailable
+from newsletter.schedule.leader import Leadership, leadership_for
+from newsletter.schedule.outlook import outlook
+from newsletter.schedule.runner import SchedulerService, stored_jobs
+from newsletter.schedule.tick import OPEN, Lifecycle, TickReport
+from newsletter.schedule.timeline import local_text
+from newsletter.schedule.wiring import default_deps
+
+__all__ = [
+    "OPEN",
+    "Deps",
+    "Leadership",
+    "Lifecycle",
+    "PlanUnavailable",
+    "SchedulerService",
+    "TickReport",
+    "default_deps",
+    "leadership_for",
+    "local_text",
+    "outlook",
+    "stored_jobs",
+]

@@ -1,6 +1,7 @@
 """What the scheduler calls in other areas, as seams: the plan, assembly, dispatch, transports
-and the reports roll-up. :func:`default_deps` wires the real ones; tests pass fakes that behave
-the same way (a fake build adds a real draft row, a fake send moves the real status)."""
+and the reports roll-up. :func:`newsletter.schedule.wiring.default_deps` wires the real ones;
+tests pass fakes that behave the same way (a fake build adds a real draft row, a fake send moves
+the real status). This module only names the seams: it imports none of the areas behind them."""
 
 from __future__ import annotations
 
@@ -55,16 +56,3 @@ class Deps:
     send: SendFn
     transport_factory: TransportFactory
     roll_up: RollUpFn
-
-
-def default_deps() -> Deps:
-    """The real implementations (imported when called: each area stays importable alone)."""
-    from newsletter.schedule import wiring
-
-    return Deps(
-        load_plan=wiring.load_plan,
-        build=wiring.build,
-        send=wiring.send,
-        transport_factory=wiring.make_transport,
-        roll_up=wiring.roll_up,
-    )

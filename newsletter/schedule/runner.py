@@ -45,11 +45,12 @@ from newsletter.config import Settings, get_settings
 from newsletter.db import engine_from_settings, make_engine, migrate, session_scope
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
-from newsletter.schedule.deps import Deps, default_deps
+from newsletter.schedule.deps import Deps
 from newsletter.schedule.leader import Leadership, leadership_for
 from newsletter.schedule.retention import apply_retention
 from newsletter.schedule.tick import Lifecycle, TickReport
 from newsletter.schedule.timeline import local_text
+from newsletter.schedule.wiring import default_deps
 from newsletter.subscribers.signup import purge_expired_signups
 from newsletter.tracking.bounce_mailbox import BounceReadReport, MailboxError, read_bounces
 

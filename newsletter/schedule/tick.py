@@ -289,7 +289,7 @@ class Lifecycle:
             if row is None or row.status != BulletinStatus.approved:
                 return
             try:
-                transition(session, row, BulletinStatus.scheduled)
+                transition(session, row, BulletinStatus.scheduled, now=self.clock.now())
                 session.commit()
             except TransitionError:
                 session.rollback()
@@ -390,7 +390,7 @@ class Lifecycle:
                 session.rollback()
                 return
             try:
-                transition(session, row, BulletinStatus.missed)
+                transition(session, row, BulletinStatus.missed, now=now)
             except TransitionError:
                 session.rollback()
                 return

@@ -1,4 +1,5 @@
-"""The real implementations behind :class:`~newsletter.schedule.deps.Deps`."""
+"""The real implementations behind :class:`~newsletter.schedule.deps.Deps`, wired with ordinary
+imports: ``schedule`` sits on top of the flow and may import every area below it."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from newsletter.assemble import build_bulletin
 from newsletter.clock import Clock
 from newsletter.config import Settings
-from newsletter.plan.model import Plan
-from newsletter.schedule.deps import Built, PlanUnavailable
+from newsletter.dispatch import send_bulletin
+from newsletter.plan import Plan, PlanInvalid, load_checked_plan
+from newsletter.reports.rollup import roll_up_events
+from newsletter.schedule.deps import Built, Deps, PlanUnavailable
 from newsletter.transports import Transport
+from newsletter.transports import make_transport as make
 
 
 def load_plan(settings: Settings) -> Plan:
-    from newsletter.plan.loader import PlanInvalid, load_checked_plan
-
     try:
         return load_checked_plan(settings)
     except PlanInvalid as exc:
@@ -24,21 +27,15 @@ def load_plan(settings: Settings) -> Plan:
 
 
 def build(session: Session, settings: Settings, plan: Plan, month: str, *, clock: Clock) -> Built:
-    from newsletter.assemble import build_bulletin
-
     return build_bulletin(session, settings, plan, month, clock=clock)
 
 
 def make_transport(settings: Settings) -> Transport:
-    from newsletter.transports import make_transport as make
-
     return make(settings)
 
 
 def send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> object:
     """Send ``month`` through the configured transport: the same call as ``bulletin send``."""
-    from newsletter.dispatch import send_bulletin
-
     transport = make_transport(settings)
     try:
         return send_bulletin(engine, settings, month, transport=transport, clock=clock)
@@ -47,6 +44,15 @@ def send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> obj
 
 
 def roll_up(session: Session, *, before: datetime) -> int:
-    from newsletter.reports.rollup import roll_up_events
-
     return roll_up_events(session, before=before)
+
+
+def default_deps() -> Deps:
+    """The real implementations."""
+    return Deps(
+        load_plan=load_plan,
+        build=build,
+        send=send,
+        transport_factory=make_transport,
+        roll_up=roll_up,
+    )

@@ -36,30 +36,55 @@ from newsletter.subscribers.changes import (
     stop_sending,
     suppress,
     unsubscribe,
+    unsubscribed_at_provider,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
+from newsletter.subscribers.health import STATUSES as LIST_STATUSES
+from newsletter.subscribers.health import AgencyHealth, ListHealth, list_health
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
+from newsletter.subscribers.signup import (
+    CONFIRM_WITHIN,
+    ConfirmState,
+    SignupRefused,
+    SignupRequest,
+    agency_choice,
+    check_token,
+    confirm_signup,
+    consent_wording,
+    request_signup,
+)
 from newsletter.subscribers.suppressions import SuppressionReport, import_suppressions
 from newsletter.subscribers.sync import DEFAULT_MAX_LEAVERS, SyncReport, sync_csv
 
 __all__ = [
     "COLUMNS",
+    "CONFIRM_WITHIN",
     "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
+    "LIST_STATUSES",
     "AddressError",
     "AgencyDomains",
+    "AgencyHealth",
+    "ConfirmState",
     "DeliveryRecord",
     "ImportFileError",
     "ImportReport",
+    "ListHealth",
     "ParsedAddress",
     "Preferences",
     "RowIssue",
+    "SignupRefused",
+    "SignupRequest",
     "SubjectAccess",
     "SubscriberError",
     "SuppressionReport",
     "SyncReport",
+    "agency_choice",
     "audiences_text",
+    "check_token",
+    "confirm_signup",
+    "consent_wording",
     "erase",
     "export_csv",
     "find_by_email",
@@ -67,11 +92,13 @@ __all__ = [
     "import_csv",
     "import_suppressions",
     "iter_subscribers",
+    "list_health",
     "load_sample",
     "new_token",
     "normalise_email",
     "parse_address",
     "parse_audiences",
+    "request_signup",
     "resubscribe",
     "set_preferences",
     "stop_sending",
@@ -79,4 +106,5 @@ __all__ = [
     "suppress",
     "sync_csv",
     "unsubscribe",
+    "unsubscribed_at_provider",
 ]

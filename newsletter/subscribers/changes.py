@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from newsletter.db import dialect_insert
+from newsletter.eventlog import add_event, clear_payloads
 from newsletter.models import (
     Agency,
     Delivery,
@@ -27,7 +28,6 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
-from newsletter.reports.cache import note_events_changed
 from newsletter.subscribers.addresses import AddressError, normalise_email
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ def unsubscribe(
     """
     if not _set_status(session, subscriber, SubscriberStatus.unsubscribed, now=now):
         return False
-    session.add(
+    add_event(
+        session,
         Event(
             delivery_id=delivery_id,
             bulletin_id=bulletin_id,
@@ -106,11 +107,23 @@ def unsubscribe(
             source=source,
             method=method,
             user_agent=(user_agent or "")[:500] or None,
-        )
+        ),
     )
-    note_events_changed(session, [bulletin_id])
     session.flush()
     log.info("subscriber %s unsubscribed (%s)", subscriber.id, source.value)
+    return True
+
+
+def unsubscribed_at_provider(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
+    """The provider reports that the person unsubscribed through it (SendGrid's own link, or
+    the mailbox's List-Unsubscribe): the same status change as :func:`unsubscribe`, without an
+    Event of ours, since the provider's own ``unsubscribe`` event is stored as it arrives.
+
+    Returns False, and changes nothing, when the subscriber was not active.
+    """
+    if not _set_status(session, subscriber, SubscriberStatus.unsubscribed, now=now):
+        return False
+    log.info("subscriber %s unsubscribed (%s)", subscriber.id, "provider")
     return True
 
 
@@ -231,9 +244,7 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
     if subscriber.address_hash:
         suppress(session, subscriber.address_hash, reason="erased")
     delivery_ids = select(col(Delivery.id)).where(col(Delivery.subscriber_id) == subscriber.id)
-    session.execute(
-        update(Event).where(col(Event.delivery_id).in_(delivery_ids)).values(payload=None)
-    )
+    clear_payloads(session, col(Event.delivery_id).in_(delivery_ids))
     session.execute(
         update(Delivery)
         .where(col(Delivery.subscriber_id) == subscriber.id)

@@ -8,6 +8,8 @@
 """
 
 from newsletter.tracking.provider_events import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     MalformedEvents,
     StoreResult,
     parse_events,
@@ -17,10 +19,13 @@ from newsletter.tracking.provider_events import (
 from newsletter.tracking.recorder import EventRecord, Recorder, RecorderClosed
 from newsletter.tracking.registry import DeliveryInfo, LinkInfo, Registry
 from newsletter.tracking.rules import RULES_VERSION, Hit, Judgement, MachineRules, RuleSettings
-from newsletter.tracking.tracker import ClickTarget, Reader, Tracker, Visit, rule_settings
+from newsletter.tracking.tracker import MISS, ClickTarget, Reader, Tracker, Visit, rule_settings
 
 __all__ = [
+    "MISS",
     "RULES_VERSION",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "ClickTarget",
     "DeliveryInfo",
     "EventRecord",

@@ -30,24 +30,22 @@ from functools import lru_cache
 from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from newsletter.config import TrackingMode
-from newsletter.db import dialect_insert
+from newsletter.eventlog import insert_event_once, note_changed
 from newsletter.models import (
     Bulletin,
     Delivery,
     DeliveryStatus,
-    Event,
     EventSource,
     EventType,
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.reports.cache import note_events_changed
 from newsletter.subscribers.addresses import AddressError, normalise_email
-from newsletter.subscribers.changes import stop_sending, suppress
+from newsletter.subscribers.changes import stop_sending, suppress, unsubscribed_at_provider
 from newsletter.tokens import address_hash
 from newsletter.tracking.rules import RULES_VERSION, Reason, agent_reason, is_apple_proxy
 
@@ -56,7 +54,6 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
-_EVENT = Event.__table__  # type: ignore[attr-defined]
 
 _TYPES: dict[str, EventType] = {
     "processed": EventType.processed,
@@ -150,12 +147,6 @@ def _str(value: object, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
 
-def _rows(session: Session, statement: Any) -> int:
-    """Execute a DML statement and say how many rows it changed."""
-    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-    return result.rowcount
-
-
 class _Batch:
     def __init__(
         self,
@@ -174,7 +165,6 @@ class _Batch:
         self.suppressed = 0
         self._deliveries: dict[int, Delivery | None] = {}
         self._confirmed: set[int | None] = set()
-        self.bulletins: set[int] = set()  # of the events stored, for the report cache
 
     def prefetch(self, events: list[dict[str, Any]]) -> None:
         """Load the batch's deliveries in a few queries rather than one per event."""
@@ -233,18 +223,9 @@ class _Batch:
             # The raw event, for whoever inspects what matched nothing or is of a new type.
             "payload": event if delivery is None or kind is None else None,
         }
-        # RETURNING says whether the row is new (rowcount is -1 for ORM inserts on psycopg).
-        inserted = self.session.execute(
-            dialect_insert(self.session, _EVENT)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["provider_event_id"])
-            .returning(_EVENT.c.id)
-        ).first()
-        if inserted is None:
+        if not insert_event_once(self.session, values):
             return  # a duplicate: its effects were applied when it first arrived
         self.stored += 1
-        if bulletin_id is not None:
-            self.bulletins.add(bulletin_id)
         if delivery is None:
             self.unmatched += 1
             if kind in {EventType.bounce, EventType.complaint}:
@@ -273,6 +254,7 @@ class _Batch:
         if delivery.status != DeliveryStatus.unknown or delivery.id in self._confirmed:
             return
         self._confirmed.add(delivery.id)
+        note_changed(self.session, [delivery.bulletin_id])  # the bulletin's sent count moves
         self.session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery.id)
@@ -290,10 +272,9 @@ class _Batch:
             kind == EventType.unsubscribe
             and delivery is not None
             and delivery.subscriber_id is not None
+            and (subscriber := self.session.get(Subscriber, delivery.subscriber_id)) is not None
         ):
-            self.set_status(
-                delivery.subscriber_id, SubscriberStatus.unsubscribed, {SubscriberStatus.active}
-            )
+            unsubscribed_at_provider(self.session, subscriber, now=self.now)
 
     def subscriber(self, event: dict[str, Any], delivery: Delivery | None) -> Subscriber | None:
         if delivery is not None and delivery.subscriber_id is not None:
@@ -329,20 +310,6 @@ class _Batch:
         ):
             self.suppressed += 1
 
-    def set_status(
-        self, subscriber_id: int, status: SubscriberStatus, allowed: set[SubscriberStatus]
-    ) -> bool:
-        return (
-            _rows(
-                self.session,
-                update(Subscriber)
-                .where(col(Subscriber.id) == subscriber_id)
-                .where(col(Subscriber.status).in_([str(s) for s in allowed]))
-                .values(status=status, status_changed_at=self.now, updated_at=self.now),
-            )
-            > 0
-        )
-
 
 def store_events(
     session: Session,
@@ -361,7 +328,6 @@ def store_events(
     batch.prefetch(events)
     for event in events:
         batch.store(event)
-    note_events_changed(session, batch.bulletins)
     return StoreResult(
         received=len(events),
         stored=batch.stored,

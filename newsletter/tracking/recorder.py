@@ -26,25 +26,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, and_, bindparam, insert, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
-from newsletter.models import Event, EventSource, EventType, utcnow
-from newsletter.reports.cache import note_events_changed
+from newsletter.clock import Clock, SystemClock
+from newsletter.eventlog import MachineFlag, flag_machine, insert_events
+from newsletter.models import EventSource, EventType
 
 log = logging.getLogger(__name__)
-
-_EVENT = Event.__table__  # type: ignore[attr-defined]
 
 
 class RecorderClosed(RuntimeError):
@@ -117,8 +113,10 @@ class Recorder:
         max_delay: float = 0.002,
         max_batch: int = 1000,
         name: str = "event-recorder",
+        clock: Clock | None = None,
     ) -> None:
         self._engine = engine
+        self._clock: Clock = clock or SystemClock()
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._name = name
@@ -286,34 +284,20 @@ class Recorder:
 
     def _write(self, records: list[EventRecord]) -> None:
         conn = self._connection()
-        now = utcnow()
+        now = self._clock.now()  # recorded_at
         try:
             with conn.begin():
-                rows = [r.row(now) for r in records]
-                if conn.dialect.name == "sqlite":
-                    _insert_sqlite(conn, rows)
-                else:
-                    conn.execute(insert(_EVENT), rows)
-                flags = [r for r in records if r.flag_since is not None and r.delivery_id]
-                if flags:
-                    # Earlier events of a delivery caught by a session rule (honeypot, burst).
-                    conn.execute(
-                        update(_EVENT)
-                        .where(
-                            and_(
-                                col(Event.delivery_id) == bindparam("d"),
-                                col(Event.occurred_at) >= bindparam("since"),
-                                col(Event.machine).is_(False),
-                            )
-                        )
-                        .values(machine=True, machine_reason=bindparam("reason")),
-                        [
-                            {"d": r.delivery_id, "since": r.flag_since, "reason": r.machine_reason}
-                            for r in flags
-                        ],
-                    )
-                # In the same transaction: the reports recompute these bulletins (and only them).
-                note_events_changed(conn, [r.bulletin_id for r in records])
+                # Each bumps the report version of its bulletins in this transaction.
+                insert_events(conn, [r.row(now) for r in records])
+                # Earlier events of a delivery caught by a session rule (honeypot, burst).
+                flag_machine(
+                    conn,
+                    [
+                        MachineFlag(r.bulletin_id, r.delivery_id, r.flag_since, r.machine_reason)
+                        for r in records
+                        if r.flag_since is not None and r.delivery_id
+                    ],
+                )
         except Exception:
             self._drop_connection()
             raise
@@ -332,42 +316,6 @@ class Recorder:
             except Exception:  # the connection is already broken; nothing more to do
                 log.debug("closing a broken recorder connection failed", exc_info=True)
             self._conn = None
-
-
-# SQLite's bound-variable limit (32766 since 3.32; 999 before).
-_SQLITE_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-
-
-@lru_cache(maxsize=4)
-def _sqlite_plan(dialect: Dialect) -> tuple[list[str], list[Callable[[Any], Any] | None]]:
-    """The event columns (all but id) and each one's bind processor on ``dialect``."""
-    columns = [column.name for column in _EVENT.columns if column.name != "id"]
-    types = [_EVENT.c[name].type.dialect_impl(dialect) for name in columns]
-    return columns, [t.bind_processor(dialect) for t in types]
-
-
-def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """The rows as multi-row INSERTs, each column through its own type's bind processor.
-
-    Stores exactly what ``conn.execute(insert(event), rows)`` stores (a test compares them),
-    but as one statement per chunk: SQLite's ``executemany`` releases and re-takes the GIL for
-    every row, and each hand-over costs the event loop a thread switch on a busy machine
-    (bench/tracking measured ~15 us of server CPU per click).
-    """
-    columns, processors = _sqlite_plan(conn.dialect)
-    head = "INSERT INTO event (" + ", ".join(columns) + ") VALUES "  # noqa: S608 -- see below
-    one = "(" + ", ".join("?" * len(columns)) + ")"
-    per_statement = _SQLITE_VARIABLES // len(columns)
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values: list[Any] = []
-        for row in chunk:
-            values.extend(
-                row[name] if process is None else process(row[name])
-                for name, process in zip(columns, processors, strict=True)
-            )
-        # Only our own column names and ? placeholders: no value is ever spliced in.
-        conn.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(values))
 
 
 def _resolve(futures: list[asyncio.Future[None]], errors: list[BaseException | None]) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from newsletter.db import make_engine
 from newsletter.models import Bulletin, BulletinStatus, Delivery, Link, LinkKind
 
 _FINAL = {BulletinStatus.sending, BulletinStatus.sent, BulletinStatus.failed}
@@ -71,14 +72,12 @@ class _LRU(Generic[K, V]):
 
 
 def _read_engine(engine: Engine) -> Engine:
-    """The engine lookups use. On SQLite, a pooled engine without the ``BEGIN IMMEDIATE`` hook
-    of :func:`newsletter.db.make_engine`: a lookup is one SELECT in autocommit, which in WAL
-    mode never waits for (or holds up) the recorder's write lock. Elsewhere, ``engine``."""
+    """The engine lookups use. On SQLite, a lookup engine (:func:`newsletter.db.make_engine`):
+    a lookup is one SELECT in autocommit, which in WAL mode never waits for (or holds up) the
+    recorder's write lock. Elsewhere, ``engine``."""
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return engine
-    return create_engine(
-        engine.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4
-    )
+    return make_engine(engine.url, lookups=True)
 
 
 class Registry:

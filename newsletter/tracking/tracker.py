@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine
 
+from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.models import EventType, LinkKind
 from newsletter.tokens import AgencyRef, DeliveryRef, ProofRef, TokenRef, parse_token
@@ -108,11 +109,12 @@ class Tracker:
         recorder: Recorder | None = None,
         registry: Registry | None = None,
         rules: MachineRules | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.mode = settings.tracking
         self.registry = registry or Registry(engine)
-        self.recorder = recorder or Recorder(engine)
+        self.recorder = recorder or Recorder(engine, clock=clock)
         self.rules = rules or MachineRules(rule_settings(settings))
         self._key = settings.secret
         self._tokens: dict[str, TokenRef] = {}  # verified tokens only

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from newsletter.config import Settings
 from newsletter.transports.base import (
     AuthenticationError,
     Batch,
@@ -17,9 +16,10 @@ from newsletter.transports.base import (
     Transport,
     TransportError,
 )
-
-if TYPE_CHECKING:
-    from newsletter.config import Settings
+from newsletter.transports.memory import MemoryTransport
+from newsletter.transports.outbox import OutboxTransport
+from newsletter.transports.sendgrid import SendGridTransport
+from newsletter.transports.smtp import SmtpTransport
 
 TRANSPORT_NAMES = ("outbox", "smtp", "sendgrid", "memory")
 
@@ -31,18 +31,12 @@ def make_transport(settings: Settings, name: str | None = None) -> Transport:
     """
     chosen = name or settings.transport
     if chosen == "outbox":
-        from newsletter.transports.outbox import OutboxTransport
-
         return OutboxTransport(settings.data_dir / "outbox")
     if chosen == "smtp":
-        from newsletter.transports.smtp import SmtpTransport
-
         if not settings.smtp_url:
             raise ValueError("the smtp transport needs NEWSLETTER_SMTP_URL (smtp://host:port)")
         return SmtpTransport(settings.smtp_url)
     if chosen == "sendgrid":
-        from newsletter.transports.sendgrid import SendGridTransport
-
         if settings.sendgrid_api_key is None:
             raise ValueError("the sendgrid transport needs NEWSLETTER_SENDGRID_API_KEY")
         return SendGridTransport(
@@ -51,8 +45,6 @@ def make_transport(settings: Settings, name: str | None = None) -> Transport:
             timeout=settings.sendgrid_timeout,
         )
     if chosen == "memory":
-        from newsletter.transports.memory import MemoryTransport
-
         return MemoryTransport()
     raise ValueError(f"unknown transport {chosen!r}; choose one of {', '.join(TRANSPORT_NAMES)}")
 
@@ -61,6 +53,8 @@ __all__ = [
     "TRANSPORT_NAMES",
     "AuthenticationError",
     "Batch",
+    "MemoryTransport",
+    "OutboxTransport",
     "Outcome",
     "OutcomeUnknown",
     "PermanentError",
@@ -68,6 +62,8 @@ __all__ = [
     "Recipient",
     "RecipientResult",
     "RetryableError",
+    "SendGridTransport",
+    "SmtpTransport",
     "Transport",
     "TransportError",
     "make_transport",

@@ -11,6 +11,8 @@ from sqlmodel import Session
 
 from newsletter.clock import Clock
 from newsletter.config import Settings
+from newsletter.models import Subscriber
+from newsletter.subscribers import find_by_token
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -37,3 +39,19 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class SubscriberNotFound(Exception):
+    """The token of a /u or /p page names no subscriber (unknown, malformed, forged or erased);
+    the app answers the same plain 404 page for each."""
+
+
+def subscriber_by_token(token: str, session: SessionDep) -> Subscriber:
+    """The subscriber the path's ``{token}`` names, or :class:`SubscriberNotFound`."""
+    subscriber = find_by_token(session, token)
+    if subscriber is None:
+        raise SubscriberNotFound
+    return subscriber
+
+
+TokenSubscriber = Annotated[Subscriber, Depends(subscriber_by_token)]

@@ -7,13 +7,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(default_for_string=True, default=True),
-    undefined=StrictUndefined,
-)
+from newsletter.templating import make_environment
+
+_ENV = make_environment(Path(__file__).parent / "templates")
 
 
 def render_page(

@@ -20,7 +20,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
@@ -29,13 +29,18 @@ from newsletter.models import Agency, EventSource, Subscriber, SubscriberStatus
 from newsletter.subscribers import (
     Preferences,
     SubscriberError,
-    find_by_token,
     resubscribe,
     set_preferences,
     unsubscribe,
 )
 from newsletter.urls import preferences_url, unsubscribe_url
-from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
+from newsletter.web.deps import (
+    ClockDep,
+    SessionDep,
+    SettingsDep,
+    SubscriberNotFound,
+    TokenSubscriber,
+)
 from newsletter.web.pages import render_page
 
 router = APIRouter()
@@ -66,8 +71,15 @@ def _form_mac(key: bytes, subscriber_token: str, issued: int) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-def _not_found(request: Request) -> HTMLResponse:
+def not_found(request: Request, _exc: Exception) -> HTMLResponse:
+    """The one answer to a token that names no subscriber (installed by :func:`install`)."""
     return render_page(request, "subscription_not_found.html", status_code=404)
+
+
+def install(app: FastAPI) -> None:
+    """The /u and /p pages, and their 404 for an unknown token."""
+    app.add_exception_handler(SubscriberNotFound, not_found)
+    app.include_router(router)
 
 
 def _preferences_page(
@@ -114,12 +126,9 @@ def _message(
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep
+    subscriber: TokenSubscriber, request: Request, settings: SettingsDep
 ) -> HTMLResponse:
     """Unsubscribe confirmation page (changes nothing)."""
-    subscriber = find_by_token(session, token)
-    if subscriber is None:
-        return _not_found(request)
     return render_page(
         request,
         "subscription_unsubscribe.html",
@@ -132,12 +141,13 @@ def unsubscribe_page(
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_now(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    subscriber: TokenSubscriber,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> HTMLResponse:
     """RFC 8058 one-click unsubscribe, and the confirm button's target: 200, no redirect."""
-    subscriber = find_by_token(session, token)
-    if subscriber is None:
-        return _not_found(request)
     unsubscribe(
         session,
         subscriber,
@@ -157,18 +167,19 @@ def unsubscribe_now(
 
 @router.get("/p/{token}", response_class=HTMLResponse)
 def preferences_page(
-    token: str, request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    subscriber: TokenSubscriber,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> HTMLResponse:
     """The preference centre: agency, audiences, leave or come back."""
-    subscriber = find_by_token(session, token)
-    if subscriber is None:
-        return _not_found(request)
     return _preferences_page(request, session, subscriber, settings=settings, now=clock.now())
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
 def preferences_save(
-    token: str,
+    subscriber: TokenSubscriber,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -180,9 +191,6 @@ def preferences_save(
     adults: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Apply a preference form (CSRF-checked); nothing changes when the check fails."""
-    subscriber = find_by_token(session, token)
-    if subscriber is None:
-        return _not_found(request)
     now = clock.now()
     if not check_form_token(settings.secret, subscriber.token, csrf, now=int(now.timestamp())):
         return _message(

@@ -24,8 +24,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.models import EventType, LinkKind
-from newsletter.tracking import EventRecord, Tracker, Visit
-from newsletter.tracking.tracker import MISS, ClickTarget, Reader
+from newsletter.tracking import MISS, ClickTarget, EventRecord, Reader, Tracker, Visit
 from newsletter.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def tracker_for(app: FastAPI) -> Tracker:
     """The app's tracker, created on first use (handlers run on the event loop: no race)."""
     tracker: Tracker | None = getattr(app.state, "tracker", None)
     if tracker is None:
-        tracker = Tracker(app.state.settings, app.state.engine)
+        tracker = Tracker(app.state.settings, app.state.engine, clock=app.state.clock)
         app.state.tracker = tracker
     return tracker
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from newsletter.config import Settings, TrackingMode
 from newsletter.db import session_scope
-from newsletter.tracking.provider_events import (
+from newsletter.tracking import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     MalformedEvents,

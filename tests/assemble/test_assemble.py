@@ -17,7 +17,16 @@ from newsletter.assemble.build import KIND_LABELS
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.lifecycle import transition
-from newsletter.models import Bulletin, BulletinStatus, Event, EventType, Link, LinkKind, Variant
+from newsletter.models import (
+    Bulletin,
+    BulletinStatus,
+    Event,
+    EventType,
+    Link,
+    LinkKind,
+    Variant,
+    utcnow,
+)
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.plan.model import ItemUse, Section
 from newsletter.tokens import delivery_token
@@ -264,9 +273,9 @@ def test_a_bulletin_that_is_sending_or_sent_cannot_be_rebuilt(
     plan = make_plan()
     result = build_bulletin(session, settings, plan, "2026-07", clock=clock)
     approve_bulletin(session, settings, plan, "2026-07", by="lead@example.org", clock=clock)
-    transition(session, result.bulletin, BulletinStatus.sending)
+    transition(session, result.bulletin, BulletinStatus.sending, now=utcnow())
     if status == BulletinStatus.sent:
-        transition(session, result.bulletin, BulletinStatus.sent)
+        transition(session, result.bulletin, BulletinStatus.sent, now=utcnow())
     session.commit()
 
     with pytest.raises(BuildError, match=f"is {status}"):
@@ -309,7 +318,7 @@ def test_a_bulletin_the_scheduler_marked_missed_can_still_be_approved_to_send_by
 ) -> None:
     plan = make_plan()
     built = build_bulletin(session, settings, plan, "2026-07", clock=clock)
-    transition(session, built.bulletin, BulletinStatus.missed)
+    transition(session, built.bulletin, BulletinStatus.missed, now=utcnow())
 
     bulletin = approve_bulletin(
         session, settings, plan, "2026-07", by="lead@example.org", clock=clock

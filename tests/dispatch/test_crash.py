@@ -1,8 +1,10 @@
 """A send killed with SIGKILL at random points and re-run: nobody gets two messages.
 
 A child process sends a 20,000-recipient bulletin through the outbox transport; the test kills
-it at random moments, re-runs it, several times, then lets it finish. The outbox file names
-carry the delivery id, so counting files per id counts messages per recipient.
+it at random points of its progress (once a random number more messages are in the outbox,
+often mid-batch), re-runs it, several times, then lets it finish. Points defined by progress,
+not by wall time, so every kill lands however fast the machine is. The outbox file names carry
+the delivery id, so counting files per id counts messages per recipient.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from tests.factories import make_agency, make_bulletin, make_variant
 RECIPIENTS = 20_000
 BATCH = 500
 KILLS = 4
+DEADLINE = 300  # seconds a child may take to reach its kill point (a bound, not a timing)
+POLL = 0.005
 
 CHILD = f"""
 import sys
@@ -74,7 +78,16 @@ def seed(session: Session) -> str:
     return bulletin.month
 
 
-def run_child(url: str, data_dir: Path, month: str, *, kill_after: float | None) -> int:
+def _messages(outbox: Path) -> int:
+    try:
+        return sum(1 for entry in os.scandir(outbox) if entry.name.endswith(".eml"))
+    except FileNotFoundError:
+        return 0
+
+
+def run_child(url: str, data_dir: Path, month: str, *, kill_at: int | None) -> int:
+    """Run a send; with ``kill_at``, SIGKILL it as soon as the outbox holds that many
+    messages (the child's own progress), polled until a deadline."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, url, str(data_dir), month, TEST_SECRET],
@@ -82,15 +95,24 @@ def run_child(url: str, data_dir: Path, month: str, *, kill_after: float | None)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    if kill_after is None:
+    if kill_at is None:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err.decode()[-2000:]
         return proc.returncode
-    try:
-        proc.wait(timeout=kill_after)
-    except subprocess.TimeoutExpired:
+    outbox = data_dir / "outbox" / month
+    deadline = time.monotonic() + DEADLINE
+    while _messages(outbox) < kill_at and proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"the send did not reach {kill_at} messages in {DEADLINE}s")
+        time.sleep(POLL)
+    if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    _, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the child ended by itself before message {kill_at}: {err.decode()[-2000:]}"
+    )
     return proc.returncode
 
 
@@ -103,9 +125,11 @@ def test_killing_a_send_at_random_points_never_sends_anyone_two_messages(
     rng = random.Random(seed_value)
     killed = 0
     for _ in range(KILLS):
-        code = run_child(database_url, data_dir, month, kill_after=rng.uniform(1.0, 4.0))
+        # Somewhere within the next three batches: mostly mid-batch, never past the end.
+        kill_at = _messages(data_dir / "outbox" / month) + rng.randint(1, 3 * BATCH)
+        code = run_child(database_url, data_dir, month, kill_at=kill_at)
         killed += code == -signal.SIGKILL
-    run_child(database_url, data_dir, month, kill_after=None)
+    run_child(database_url, data_dir, month, kill_at=None)
 
     files = Counter(
         int(path.name.split("-")[0][1:]) for path in (data_dir / "outbox" / month).glob("*.eml")
@@ -120,7 +144,7 @@ def test_killing_a_send_at_random_points_never_sends_anyone_two_messages(
 
     context = f"seed {seed_value}, {killed} kills landed, ledger {dict(by_status)}"
     print(context)
-    assert killed >= 1, context
+    assert killed == KILLS, context
     assert len(rows) == RECIPIENTS, context
     assert max(files.values()) == 1, f"a recipient got two messages ({context})"
     assert set(by_status) <= {"sent", "unknown"}, context

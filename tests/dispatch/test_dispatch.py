@@ -19,6 +19,7 @@ from newsletter.models import (
     DeliveryStatus,
     SubscriberStatus,
     Suppression,
+    utcnow,
 )
 from newsletter.tokens import DeliveryRef, parse_token
 from newsletter.transports.base import (
@@ -331,7 +332,7 @@ def test_rows_left_sending_by_a_crashed_run_become_unknown_on_the_next_start(
 
         b = other.get(Bulletin, bulletin.id)
         assert b is not None
-        transition(other, b, BulletinStatus.sending)
+        transition(other, b, BulletinStatus.sending, now=utcnow())
         ledger.snapshot(other, b, now=clock.now())
         first = other.scalars(select(col(Delivery.id)).order_by(col(Delivery.id))).first()
         assert first is not None

@@ -21,15 +21,16 @@ from tests.dispatch.test_dispatch import approved_bulletin, statuses
 class StoppedDuringFirstBatch(MemoryTransport):
     """While the first batch is with the provider, a person presses "stop" elsewhere."""
 
-    def __init__(self, engine: Engine, month: str) -> None:
+    def __init__(self, engine: Engine, month: str, clock: FakeClock) -> None:
         super().__init__(max_batch=2)
         self.engine = engine
         self.month = month
+        self.clock = clock
 
     def send(self, batch: Batch) -> list[RecipientResult]:
         if not self.sent:
             with Session(self.engine) as other:
-                stop_send(other, self.month)
+                stop_send(other, self.month, clock=self.clock)
                 other.commit()
         return super().send(batch)
 
@@ -46,7 +47,7 @@ def test_a_stopped_send_ends_after_the_batch_in_flight_and_stays_stopped(
     engine: Engine, session: Session, settings: Settings, clock: FakeClock
 ) -> None:
     bulletin = approved_bulletin(session, agencies={"health": 6})
-    transport = StoppedDuringFirstBatch(engine, bulletin.month)
+    transport = StoppedDuringFirstBatch(engine, bulletin.month, clock)
 
     summary = send_bulletin(engine, settings, bulletin.month, transport=transport, clock=clock)
 
@@ -61,7 +62,7 @@ def test_nothing_but_a_person_resumes_a_stopped_send_and_nobody_gets_two(
     engine: Engine, session: Session, settings: Settings, clock: FakeClock
 ) -> None:
     bulletin = approved_bulletin(session, agencies={"health": 6})
-    transport = StoppedDuringFirstBatch(engine, bulletin.month)
+    transport = StoppedDuringFirstBatch(engine, bulletin.month, clock)
     send_bulletin(engine, settings, bulletin.month, transport=transport, clock=clock)
 
     # The scheduler (or anyone not saying "resume") is refused and changes nothing.
@@ -78,8 +79,8 @@ def test_nothing_but_a_person_resumes_a_stopped_send_and_nobody_gets_two(
     assert len(transport.sent) == 6
 
 
-def test_only_a_send_under_way_can_be_stopped(session: Session) -> None:
+def test_only_a_send_under_way_can_be_stopped(session: Session, clock: FakeClock) -> None:
     bulletin = approved_bulletin(session, agencies={"health": 1})
 
     with pytest.raises(DispatchError, match="only a send can be stopped"):
-        stop_send(session, bulletin.month)
+        stop_send(session, bulletin.month, clock=clock)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from newsletter.eventlog import note_changed
 from newsletter.models import (
     Bulletin,
     BulletinStatus,
@@ -32,7 +33,6 @@ from newsletter.models import (
     EventType,
     LinkKind,
 )
-from newsletter.reports.cache import note_events_changed
 from tests.factories import (
     make_agency,
     make_bulletin,
@@ -145,7 +145,7 @@ def build_july(session: Session) -> July:
             occurred_at=LATE,
         )
     )
-    note_events_changed(session, [bulletin.id])
+    note_changed(session, [bulletin.id])
     ev(p[0], EventType.click, link=neglect, at=LATE)
     ev(p[0], EventType.feedback_yes, link=feedback)
     ev(p[1], EventType.unsubscribe)

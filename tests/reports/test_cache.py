@@ -1,8 +1,8 @@
 """The report cache: cold, warm and after every kind of write, the numbers of a fresh aggregate.
 
-Events are written here only through the writers the service uses (the test factory notes its
-change as they do); a writer that forgot ``note_events_changed`` would leave a warm report
-behind the cold one.
+Events are written here only through the writers the service uses (the test factory writes
+through ``newsletter.eventlog`` as they do); a writer that bypassed it would leave a warm
+report behind the cold one.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from newsletter.agencies import read_agencies, sync_agencies
 from newsletter.assemble import build_bulletin
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
+from newsletter.eventlog import note_changed
 from newsletter.models import (
     Delivery,
     Event,
@@ -32,7 +33,7 @@ from newsletter.models import (
     Subscriber,
 )
 from newsletter.reports.bulletin import build_bulletin_report
-from newsletter.reports.cache import note_events_changed, refresh_report_cache
+from newsletter.reports.cache import refresh_report_cache
 from newsletter.reports.formats import bulletin_text, training_text
 from newsletter.reports.measures import engagement
 from newsletter.reports.public import Value, training_records
@@ -134,7 +135,7 @@ def test_a_machine_flag_set_afterwards_changes_the_next_report(session: Session)
         .where(col(Event.delivery_id) == h1.id, col(Event.type) == EventType.click.value)
         .values(machine=True, machine_reason="late-scanner", rules_version="v2")
     )
-    note_events_changed(session, [july.bulletin.id])
+    note_changed(session, [july.bulletin.id])
     session.commit()
     after = _icon_health(session)
     assert (after["clickers"], after["clickers_raw"]) == (3, 5)
@@ -208,7 +209,7 @@ def test_a_rebuild_that_withdraws_archive_visits_changes_the_next_report(
             occurred_at=clock.now(),
         )
     )
-    note_events_changed(session, [built.bulletin.id])
+    note_changed(session, [built.bulletin.id])
     session.commit()
 
     def clicks() -> int:
@@ -244,7 +245,7 @@ def test_an_event_committed_while_the_cache_is_computed_is_picked_up_by_the_next
                 other.commit()
 
     done: list[bool] = []
-    note_events_changed(session, [july.bulletin.id])  # make the next report recompute
+    note_changed(session, [july.bulletin.id])  # make the next report recompute
     session.commit()
     listen(engine, "before_cursor_execute", click_meanwhile)
     try:

@@ -15,9 +15,8 @@ from newsletter.assemble import approve_bulletin
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.models import Bulletin, BulletinStatus, Delivery, DeliveryStatus
-from newsletter.schedule.deps import default_deps
 from newsletter.schedule.tick import Lifecycle
-from newsletter.schedule.wiring import load_plan
+from newsletter.schedule.wiring import default_deps, load_plan
 from tests.conftest import make_settings
 from tests.factories import make_subscriber
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
-from newsletter.models import Bulletin, BulletinStatus, ScheduleAction
+from newsletter.models import Bulletin, BulletinStatus, ScheduleAction, utcnow
 from newsletter.plan.model import SendSlot
 from newsletter.schedule.tick import Lifecycle
 from newsletter.schedule.timeline import Action
@@ -332,8 +332,8 @@ def test_a_scheduled_send_that_stops_is_alerted_once_and_left_to_a_person(
         calls.append(month)
         with session_scope(engine) as session:
             bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).one()
-            transition(session, bulletin, BulletinStatus.sending)
-            transition(session, bulletin, BulletinStatus.failed)
+            transition(session, bulletin, BulletinStatus.sending, now=utcnow())
+            transition(session, bulletin, BulletinStatus.failed, now=utcnow())
         return "stopped: the provider refused the API key"
 
     world = World(plan=make_plan(["2026-11"]))

@@ -197,7 +197,7 @@ def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
 
     from sqlalchemy import insert, text
 
-    from newsletter.tracking.recorder import _EVENT, _insert_sqlite
+    from newsletter.eventlog import insert_events
 
     paris = timezone(timedelta(hours=2))
     full = record(
@@ -213,8 +213,8 @@ def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
     )
     now = datetime(2026, 7, 1, 8, 0, 1, tzinfo=UTC)
     with engine.begin() as conn:
-        conn.execute(insert(_EVENT), [full.row(now), record(clock).row(now)])
-        _insert_sqlite(conn, [full.row(now), record(clock).row(now)])
+        conn.execute(insert(Event.__table__), [full.row(now), record(clock).row(now)])  # type: ignore[attr-defined]
+        insert_events(conn, [full.row(now), record(clock).row(now)])
         stored = conn.execute(text("SELECT * FROM event ORDER BY id")).all()
     by_sqlalchemy, by_us = [row[1:] for row in stored[:2]], [row[1:] for row in stored[2:]]
     assert by_us == by_sqlalchemy

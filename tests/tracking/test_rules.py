@@ -55,8 +55,13 @@ def test_a_burst_names_when_it_started_so_earlier_clicks_can_be_flagged() -> Non
     assert (judgement.reason, judgement.flag_since) == ("burst", NOW)
 
 
-def test_session_memory_is_bounded() -> None:
-    rules = MachineRules(memory=10)
-    for session in range(100):
-        rules.judge(hit(session=session))
-    assert len(rules._sessions) == 10
+def test_session_memory_is_bounded_and_forgets_the_oldest_sessions_first() -> None:
+    def second_click_of_session_0(memory: int) -> str | None:
+        rules = MachineRules(memory=memory)
+        rules.judge(hit(session=0, link_id=1))
+        for session in range(1, 101):
+            rules.judge(hit(session=session))
+        return rules.judge(hit(session=0, link_id=2, now=NOW + timedelta(seconds=1))).reason
+
+    assert second_click_of_session_0(memory=1000) == "burst"  # remembered: a burst
+    assert second_click_of_session_0(memory=10) is None  # 100 sessions later: forgotten

@@ -43,11 +43,33 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from newsletter.web.staff import account, activity, dashboard, recovery, reports, signin, users
+from newsletter.web.staff import (
+    account,
+    activity,
+    dashboard,
+    lists,
+    recovery,
+    reports,
+    signin,
+    subscribers,
+    tokens,
+    users,
+)
 from newsletter.web.staff.auth import CsrfFailed, Forbidden, SignInRequired
 from newsletter.web.staff.render import render
 
-ROUTERS = [signin, recovery, account, dashboard, users, activity, reports]
+ROUTERS = [
+    signin,
+    recovery,
+    account,
+    dashboard,
+    users,
+    activity,
+    reports,
+    subscribers,
+    lists,
+    tokens,
+]
 
 
 async def _to_sign_in(request: Request, exc: Exception) -> RedirectResponse:

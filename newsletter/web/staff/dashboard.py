@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from newsletter.models import Bulletin
-from newsletter.reports.training import ALL_KINDS
+from newsletter.reports import ALL_KINDS
 from newsletter.web.deps import SessionDep
 from newsletter.web.staff.auth import CurrentStaff, staff_router
 from newsletter.web.staff.render import render

@@ -108,7 +108,7 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
     with staff_client(settings, engine, clock) as client:
         sign_in_fully(client, clock, admin.email, secret=SECRET)
         nav = _nav(client.get("/admin/users").text)
-        assert nav == ["Dashboard", "Reports", "Users", "Activity"]
+        assert nav == ["Dashboard", "Subscribers", "Reports", "Users", "Activity"]
         client.cookies.clear()
         sign_in_fully(client, clock, editor.email)
         assert _nav(client.get("/admin/").text) == ["Dashboard", "Reports"]
