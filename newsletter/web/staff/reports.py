@@ -21,11 +21,21 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
 from newsletter.models import Bulletin, Link, LinkKind
-from newsletter.reports.board import BoardReport, build_board_report
-from newsletter.reports.html import CHARTS, board_chart, board_context
-from newsletter.reports.output import Output, bulletin_output, training_output
-from newsletter.reports.pdf import PdfUnavailable
-from newsletter.reports.training import ALL_KINDS, DEFAULT_KINDS, ReportError, agency_names
+from newsletter.reports import (
+    ALL_KINDS,
+    CHARTS,
+    DEFAULT_KINDS,
+    BoardReport,
+    Output,
+    PdfUnavailable,
+    ReportError,
+    agency_names,
+    board_chart,
+    board_context,
+    build_board_report,
+    bulletin_output,
+    training_output,
+)
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.staff.auth import StaffUser, staff_router
 from newsletter.web.staff.render import render
