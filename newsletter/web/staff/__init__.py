@@ -46,6 +46,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from newsletter.web.staff import (
     account,
     activity,
+    apidocs,
     dashboard,
     lists,
     recovery,
@@ -69,6 +70,7 @@ ROUTERS = [
     subscribers,
     lists,
     tokens,
+    apidocs,
 ]
 
 
