@@ -336,7 +336,7 @@ def run_batches(
             if delivered.batch_error is not None:
                 failed_batches += 1
                 message = f"batch {batch_no} ({variant.agency}): {delivered.batch_error}"
-                log.error("%s", message)
+                log.error("%s", message, extra={"batch": batch_no})
                 if len(summary.errors) < 20:
                     summary.errors.append(message)
                 if progress is not None:

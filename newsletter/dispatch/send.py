@@ -33,6 +33,7 @@ from newsletter.dispatch.deliver import RetryPolicy, Sleep
 from newsletter.dispatch.lock import send_lock
 from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
 from newsletter.lifecycle import TransitionError, transition
+from newsletter.logs import log_context
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Transport
 
@@ -177,7 +178,10 @@ def send_bulletin(
         with transaction(conn) as session:
             bulletin_id = load_bulletin(session, month).id
         assert bulletin_id is not None
-        with send_lock(conn, bulletin_id=bulletin_id, month=month):
+        with (
+            send_lock(conn, bulletin_id=bulletin_id, month=month),
+            log_context(bulletin_id=bulletin_id, month=month),
+        ):
             return _send_locked(
                 conn,
                 settings,

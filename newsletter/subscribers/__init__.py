@@ -41,7 +41,7 @@ from newsletter.subscribers.changes import (
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
 from newsletter.subscribers.health import STATUSES as LIST_STATUSES
 from newsletter.subscribers.health import AgencyHealth, ListHealth, list_health
-from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
+from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv, import_file
 from newsletter.subscribers.sample import load_sample
 from newsletter.subscribers.signup import (
     CONFIRM_WITHIN,
@@ -90,6 +90,7 @@ __all__ = [
     "find_by_email",
     "find_by_token",
     "import_csv",
+    "import_file",
     "import_suppressions",
     "iter_subscribers",
     "list_health",

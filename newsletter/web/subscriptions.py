@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -54,7 +55,9 @@ def form_token(key: bytes, subscriber_token: str, issued: int) -> str:
     return f"{issued}.{_form_mac(key, subscriber_token, issued)}"
 
 
-def check_form_token(key: bytes, subscriber_token: str, value: str, *, now: int) -> bool:
+def check_form_token(
+    key: bytes | Sequence[bytes], subscriber_token: str, value: str, *, now: int
+) -> bool:
     """True when ``value`` was issued by :func:`form_token` for this subscriber, recently."""
     issued_text, sep, mac = value.partition(".")
     if not sep or not issued_text.isdigit() or len(issued_text) > 12:
@@ -62,8 +65,11 @@ def check_form_token(key: bytes, subscriber_token: str, value: str, *, now: int)
     issued = int(issued_text)
     if not (now - FORM_MAX_AGE <= issued <= now + _FORM_CLOCK_SKEW):
         return False
-    expected = _form_mac(key, subscriber_token, issued)
-    return hmac.compare_digest(mac.encode(), expected.encode())
+    keys = (key,) if isinstance(key, bytes) else key
+    return any(
+        hmac.compare_digest(mac.encode(), _form_mac(k, subscriber_token, issued).encode())
+        for k in keys
+    )
 
 
 def _form_mac(key: bytes, subscriber_token: str, issued: int) -> str:
@@ -192,7 +198,9 @@ def preferences_save(
 ) -> HTMLResponse:
     """Apply a preference form (CSRF-checked); nothing changes when the check fails."""
     now = clock.now()
-    if not check_form_token(settings.secret, subscriber.token, csrf, now=int(now.timestamp())):
+    if not check_form_token(
+        settings.verification_keys, subscriber.token, csrf, now=int(now.timestamp())
+    ):
         return _message(
             request,
             "Please try again",
