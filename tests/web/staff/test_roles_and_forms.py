@@ -114,12 +114,19 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
             "Plan",
             "Catalogue",
             "Subscribers",
+            "Reports",
             "Users",
             "Activity",
         ]
         client.cookies.clear()
         sign_in_fully(client, clock, editor.email)
-        assert _nav(client.get("/admin/").text) == ["Dashboard", "Calendar", "Plan", "Catalogue"]
+        assert _nav(client.get("/admin/").text) == [
+            "Dashboard",
+            "Calendar",
+            "Plan",
+            "Catalogue",
+            "Reports",
+        ]
 
 
 def _nav(html: str) -> list[str]:
