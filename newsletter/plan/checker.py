@@ -244,6 +244,7 @@ class Checker:
             format=raw.format,
             booking_closes=raw.booking_closes,
             agencies=tuple(raw.agencies) if raw.agencies is not None else None,
+            retired=raw.retired,
             source=doc.source(loc),
         )
         self.catalogue_files[raw.id] = doc.display
@@ -357,6 +358,7 @@ class Checker:
         before = len(self.errors)
         self._check_markdown(doc, ("intro",), plain.get("intro"))
         sections = plain.get("sections")
+        frozen = plain.get("month") in self.frozen
         placed: dict[str, int | None] = {}  # ref -> line of its first use this month
         for s_index, section in enumerate(sections if isinstance(sections, list) else []):
             if not isinstance(section, dict):
@@ -375,7 +377,7 @@ class Checker:
                 if not isinstance(use, dict):
                     continue
                 u_loc = (*s_loc, "items", i_index)
-                self._check_use(doc, u_loc, use)
+                self._check_use(doc, u_loc, use, frozen=frozen)
                 ref = use.get("ref")
                 if isinstance(ref, str) and ref in placed:
                     self.errors.append(
@@ -401,8 +403,16 @@ class Checker:
             return None
         return self._build_theme(doc, raw)
 
-    def _check_use(self, doc: _Doc, loc: Loc, use: dict[str, Any]) -> None:
+    def _check_use(self, doc: _Doc, loc: Loc, use: dict[str, Any], *, frozen: bool) -> None:
         ref = use.get("ref")
+        item = self.catalogue.get(ref) if isinstance(ref, str) else None
+        if item is not None and item.retired and not frozen:
+            self.errors.append(
+                doc.error(
+                    (*loc, "ref"),
+                    f"{ref!r} is retired; choose another item or bring it back in the catalogue",
+                )
+            )
         if isinstance(ref, str) and ref.strip() and ref not in self.known_ids:
             self.errors.append(
                 doc.error(

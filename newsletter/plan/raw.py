@@ -164,6 +164,7 @@ class ItemRaw(_Raw):
     format: Line | None = None
     booking_closes: CalendarDate | None = None
     agencies: list[Text] | None = None
+    retired: bool = False  # kept for the months that used it; no new month may
 
 
 class CatalogueRaw(_Raw):
