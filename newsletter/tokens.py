@@ -12,6 +12,8 @@ A token names what it stands for and carries an HMAC-SHA256 over that, keyed by 
 
 Delivery and agency tokens stay valid for as long as the key does (bulletins are read months
 later). A token that does not verify is simply unknown: callers answer 404 and record nothing.
+After the key is rotated, tokens are checked against the new key and then each previous key
+(SECRET_KEY_PREVIOUS), so links in emails already sent keep working.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -81,18 +83,23 @@ def proof_token(key: bytes, bulletin_id: int, agency: str, *, expires_at: dateti
     return f"{body}.{_mac(key, body)}"
 
 
-def parse_token(key: bytes, token: str) -> TokenRef | None:
+def parse_token(key: bytes | Sequence[bytes], token: str) -> TokenRef | None:
     """What ``token`` stands for, or None when it is malformed, forged or altered.
 
+    ``key`` may be several keys (current first, then previous ones): any of them verifies.
     A :class:`ProofRef` is returned even when expired: the caller, who knows the time, checks
-    :meth:`ProofRef.expired` (and answers 404 as for any unknown token)."""
+    :meth:`ProofRef.expired` (and answers 404 as for any unknown token).
+    """
     if len(token) > 100:
         return None
     body, sep, mac = token.partition(".")
     if not sep:
         return None
     match = _BODY.match(body)
-    if match is None or not hmac.compare_digest(mac.encode(), _mac(key, body).encode()):
+    if match is None:
+        return None
+    keys = (key,) if isinstance(key, bytes) else key
+    if not any(hmac.compare_digest(mac.encode(), _mac(k, body).encode()) for k in keys):
         return None
     if match["delivery"] is not None:
         return DeliveryRef(int(match["delivery"]))

@@ -9,6 +9,8 @@ from newsletter.assemble.build import (
 )
 from newsletter.assemble.checks import CheckResult
 from newsletter.assemble.linkcheck import LinkStatus, bulletin_targets, check_targets
+from newsletter.assemble.markdown import render_prose
+from newsletter.assemble.preview import preview_variant
 
 __all__ = [
     "ApprovalRefused",
@@ -20,4 +22,6 @@ __all__ = [
     "build_bulletin",
     "bulletin_targets",
     "check_targets",
+    "preview_variant",
+    "render_prose",
 ]

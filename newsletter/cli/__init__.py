@@ -42,7 +42,8 @@ def main() -> None:
     # A command says what it did itself; the log is for warnings and errors. Libraries'
     # INFO chatter (matplotlib, alembic...) and our own INFO lines, which would only repeat
     # what the command prints, stay out of the way. `run` and `serve` turn the service's own
-    # INFO lines back on: there the log is the output.
+    # INFO lines back on: there the log is the output. Once a command reads its settings
+    # (cli._common.load_settings), NEWSLETTER_LOG_FORMAT picks text or JSON lines.
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

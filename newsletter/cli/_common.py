@@ -7,6 +7,7 @@ only typer and rich at the top; each command imports what it needs when it runs.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,19 +43,27 @@ def month_arg(value: str) -> str:
 
 def load_settings(**overrides: object) -> Settings:
     from newsletter.config import get_settings
+    from newsletter.logs import configure_logging
 
     try:
-        return get_settings(**overrides)
+        settings = get_settings(**overrides)
     except Exception as exc:  # pydantic ValidationError: show it plainly, not as a traceback
         fail(f"bad configuration: {exc}")
+    if settings.log_format == "json":  # text lines are main()'s default already
+        configure_logging(settings, level=logging.WARNING)
+    return settings
 
 
 def open_engine(settings: Settings, *, migrate_first: bool = True) -> Engine:
-    """The database engine; brings the schema to head first (cheap when already there)."""
-    from newsletter.db import engine_from_settings, migrate
+    """The database engine, its schema checked first (``db.ensure_schema``: the embedded SQLite
+    default migrates itself; PostgreSQL must have been migrated by ``newsletter migrate``)."""
+    from newsletter.db import SchemaNotCurrent, engine_from_settings, ensure_schema
 
     if migrate_first:
-        migrate(settings.resolved_database_url)
+        try:
+            ensure_schema(settings.resolved_database_url)
+        except SchemaNotCurrent as exc:
+            fail(str(exc))
     return engine_from_settings(settings)
 
 

@@ -260,7 +260,9 @@ def show(
 
 
 def _by(value: str) -> str:
-    return value.strip() or "cli"
+    from newsletter.activity import cli_actor
+
+    return value.strip() or cli_actor()
 
 
 @app.command("import")
@@ -269,7 +271,9 @@ def import_(
         None, help="The plan folder to import (default: NEWSLETTER_PLAN_DIR, normally campaigns/)."
     ),
     message: str = typer.Option("", "--message", "-m", help="Why: shown in the plan's history."),
-    by: str = typer.Option("", "--by", help="Who imports (shown in the history; default: cli)."),
+    by: str = typer.Option(
+        "", "--by", help="Who imports (shown in the history; default: cli:<your user name>)."
+    ),
 ) -> None:
     """Import plan files as a new revision, after the same checks as `plan check`.
 
@@ -278,6 +282,7 @@ def import_(
     """
     from sqlmodel import Session
 
+    from newsletter.activity import cli_actor, record
     from newsletter.plan import PlanInvalid, agency_slugs, import_directory
 
     settings = load_settings()
@@ -297,6 +302,14 @@ def import_(
                 session.rollback()
                 _print_errors(exc.errors, folder, exc.skipped)
                 raise typer.Exit(1) from None
+            if saved.created:
+                record(
+                    session,
+                    actor=cli_actor(),
+                    action="plan.import",
+                    object=f"plan:revision {saved.revision.number}",
+                    detail=f"imported {folder} as revision {saved.revision.number}",
+                )
             session.commit()
     finally:
         engine.dispose()
@@ -432,11 +445,12 @@ def diff(
 def restore(
     number: int = typer.Argument(..., help="The revision to bring back."),
     message: str = typer.Option("", "--message", "-m", help="Why: shown in the plan's history."),
-    by: str = typer.Option("", "--by", help="Who restores (default: cli)."),
+    by: str = typer.Option("", "--by", help="Who restores (default: cli:<your user name>)."),
 ) -> None:
     """Make an old revision current again, as a new revision (history is kept)."""
     from sqlmodel import Session
 
+    from newsletter.activity import cli_actor, record
     from newsletter.plan import PlanInvalid, RevisionNotFound, agency_slugs, restore_revision
 
     settings = load_settings()
@@ -459,6 +473,14 @@ def restore(
                 session.rollback()
                 _print_errors(exc.errors, f"revision {number}")
                 raise typer.Exit(1) from None
+            if saved.created:
+                record(
+                    session,
+                    actor=cli_actor(),
+                    action="plan.restore",
+                    object=f"plan:revision {saved.revision.number}",
+                    detail=f"restored revision {number} as revision {saved.revision.number}",
+                )
             session.commit()
     finally:
         engine.dispose()

@@ -6,9 +6,11 @@ is one line naming the fix, and the banner appears only once the address is real
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import os
+import shutil
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -16,7 +18,6 @@ import typer
 from newsletter.cli._common import console, fail, load_settings, open_engine
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
     from sqlmodel import Session
 
     from newsletter.config import Settings
@@ -83,18 +84,25 @@ def banner(base: str, *, scheduler: bool) -> str:
     )
 
 
-def _serve(app: FastAPI, sock: socket.socket, *, host: str, port: int) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    # uvicorn re-raises Ctrl+C after a clean shutdown: for us that is a normal stop.
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[sock])
-
-
 def _settings_for(port: int | None) -> Settings:
     # A --port given here is NEWSLETTER_PORT for this process: the default base URL follows.
     return load_settings(port=port) if port is not None else load_settings()
+
+
+def _migrate(settings: Settings) -> None:
+    from newsletter.db import current_revision, engine_from_settings, head_revision, migrate
+
+    engine = engine_from_settings(settings)
+    try:
+        before = current_revision(engine)
+    finally:
+        engine.dispose()
+    migrate(settings.resolved_database_url)
+    head = head_revision()
+    if before == head:
+        console.print(f"schema: at {head}, nothing to do")
+    else:
+        console.print(f"schema: migrated from {before or 'an empty database'} to {head}")
 
 
 def load_first_plan(settings: Settings, session: Session) -> None:
@@ -132,7 +140,8 @@ def register(app: typer.Typer) -> None:
         from newsletter.agencies import AgencyFileError, read_agencies, sync_agencies
 
         settings = load_settings()
-        engine = open_engine(settings)
+        _migrate(settings)
+        engine = open_engine(settings, migrate_first=False)
         console.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
         with Session(engine) as session:
             if sample:
@@ -149,21 +158,73 @@ def register(app: typer.Typer) -> None:
         engine.dispose()
 
     @app.command()
+    def backup(
+        out: Path = typer.Argument(..., help="The backup file to write (must not exist)."),
+    ) -> None:
+        """Copy the embedded SQLite database while the service runs (SQLite's online backup).
+
+        On PostgreSQL use pg_dump (docs/operations.md).
+        """
+        from newsletter.backup import BackupError, backup_sqlite
+
+        settings = load_settings()
+        try:
+            result = backup_sqlite(settings.resolved_database_url, out)
+        except BackupError as exc:
+            fail(str(exc))
+        console.print(
+            f"backup written: {out} ({result.bytes:,} bytes, {result.subscribers} subscribers, "
+            f"{result.events} events; integrity check: ok)"
+        )
+
+    @app.command()
+    def migrate() -> None:
+        """Bring the database schema to this version (run once per deploy, before starting)."""
+        settings = load_settings()
+        _migrate(settings)
+
+    @app.command()
     def serve(
         host: str = typer.Option("127.0.0.1", help=_HOST_HELP),
         port: int | None = typer.Option(None, help=_PORT_HELP, show_default=False),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            help="Web worker processes (they share nothing but the database).",
+        ),
     ) -> None:
-        """Serve the web app: start page, archive, tracking, unsubscribe, webhooks, admin."""
+        """Serve the web app: start page, archive, tracking, unsubscribe, webhooks, admin.
+
+        Never migrates PostgreSQL (run `newsletter migrate` at deploy time); refuses to start
+        on a database behind this version.
+        """
+        import uvicorn
+
+        from newsletter.logs import uvicorn_log_config
+
         settings = _settings_for(port)
-        sock = bind(host, settings.port)
-        import logging
-
-        from newsletter.web import create_app
-
-        logging.getLogger("newsletter").setLevel(logging.INFO)
-        web = create_app(settings)
+        open_engine(settings).dispose()  # the schema checked (SQLite: migrated) once, here
+        # The port is tried first so a busy one is one line naming the fix; uvicorn binds it
+        # again at once (SO_REUSEADDR), in each worker.
+        bind(host, settings.port).close()
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # The workers' own metrics (event recorder) are added up across them (procmetrics).
+            folder = settings.data_dir.resolve() / "metrics" / f"serve-{settings.port}"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         typer.echo(banner(f"http://{host}:{settings.port}", scheduler=False))
-        _serve(web, sock, host=host, port=settings.port)
+        uvicorn.run(
+            "newsletter.web.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=settings.port,
+            workers=workers,
+            log_config=uvicorn_log_config(settings),
+            proxy_headers=True,
+            timeout_graceful_shutdown=20,
+        )
 
     @app.command()
     def run(
@@ -177,9 +238,10 @@ def register(app: typer.Typer) -> None:
 
         from sqlmodel import Session, func, select
 
+        from newsletter.cli.serving import serve_app
         from newsletter.models import Subscriber
         from newsletter.schedule import SchedulerService
-        from newsletter.web.app import create_app
+        from newsletter.web import create_app
 
         logging.getLogger("newsletter").setLevel(logging.INFO)
         engine = open_engine(settings)
@@ -199,7 +261,9 @@ def register(app: typer.Typer) -> None:
         scheduler.start_in_thread()
         typer.echo(banner(f"http://{host}:{settings.port}", scheduler=True))
         try:
-            _serve(web, sock, host=host, port=settings.port)
+            serve_app(web, host=host, port=settings.port, sockets=[sock])
         finally:
-            scheduler.stop_thread()
+            # A send the scheduler started stops after its batch in flight (serve_app has
+            # asked it to); what remains is resumed by the next run.
+            scheduler.stop_thread(timeout=4.0)
             scheduler.engine.dispose()

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from newsletter.models import Audience
 from newsletter.plan.links import is_vague_link_text, markdown_links, url_problem
@@ -32,7 +33,7 @@ from newsletter.plan.model import (
     Source,
     Theme,
 )
-from newsletter.plan.raw import MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
+from newsletter.plan.raw import MARKDOWN_MAX, MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
 from newsletter.plan.slots import SlotError, send_time, validate_slot
 from newsletter.plan.snapshot import CATALOGUE_DIR, PLAN_FILE, THEMES_DIR, Snapshot
 from newsletter.plan.yamlfile import Loc, field_path, locate, read_yaml, to_plain, validate
@@ -294,6 +295,7 @@ class Checker:
             format=raw.format,
             booking_closes=raw.booking_closes,
             agencies=tuple(raw.agencies) if raw.agencies is not None else None,
+            retired=raw.retired,
             source=doc.source(loc),
         )
         self.catalogue_files[raw.id] = doc.display
@@ -311,17 +313,28 @@ class Checker:
         self._check_markdown(doc, (*loc, "summary"), plain.get("summary"))
 
     def _check_markdown(self, doc: _Doc, loc: Loc, value: Any) -> None:
-        """Links written inside Markdown text follow the same rules as catalogue links."""
-        if not isinstance(value, str):
-            return
+        """Links written inside Markdown text follow the same rules as catalogue links; a
+        link that would not be safe in an email (``javascript:``, ``data:``...) is refused."""
+        if not isinstance(value, str) or len(value) > MARKDOWN_MAX:
+            return  # an over-long text is refused by its field's own check
+        node = _node_at(doc.doc, loc)
+        # A literal block (``|``) keeps its lines: a link's line in the file is exact.
+        first = locate(doc.doc, loc)
+        exact = isinstance(node, LiteralScalarString) and first is not None
         for link in markdown_links(value):
+            where = "an image in this text" if link.image else "a link in this text"
+            line = first + link.line if exact and first is not None else first
             problem = url_problem(link.url)
             if problem:
-                self.errors.append(doc.error(loc, f"a link in this text: {problem}"))
-            if is_vague_link_text(link.text):
                 self.errors.append(
-                    doc.error(
-                        loc,
+                    PlanError(doc.display, line, field_path(loc), f"{where}: {problem}")
+                )
+            if not link.image and is_vague_link_text(link.text):
+                self.errors.append(
+                    PlanError(
+                        doc.display,
+                        line,
+                        field_path(loc),
                         f"a link in this text says {link.text!r}, which does not say where it "
                         "goes; name the page or course instead",
                     )
@@ -402,6 +415,7 @@ class Checker:
         before = len(self.errors)
         self._check_markdown(doc, ("intro",), plain.get("intro"))
         sections = plain.get("sections")
+        frozen = plain.get("month") in self.frozen
         placed: dict[str, int | None] = {}  # ref -> line of its first use this month
         for s_index, section in enumerate(sections if isinstance(sections, list) else []):
             if not isinstance(section, dict):
@@ -420,7 +434,7 @@ class Checker:
                 if not isinstance(use, dict):
                     continue
                 u_loc = (*s_loc, "items", i_index)
-                self._check_use(doc, u_loc, use)
+                self._check_use(doc, u_loc, use, frozen=frozen)
                 ref = use.get("ref")
                 if isinstance(ref, str) and ref in placed:
                     self.errors.append(
@@ -446,8 +460,16 @@ class Checker:
             return None
         return self._build_theme(doc, raw)
 
-    def _check_use(self, doc: _Doc, loc: Loc, use: dict[str, Any]) -> None:
+    def _check_use(self, doc: _Doc, loc: Loc, use: dict[str, Any], *, frozen: bool) -> None:
         ref = use.get("ref")
+        item = self.catalogue.get(ref) if isinstance(ref, str) else None
+        if item is not None and item.retired and not frozen:
+            self.errors.append(
+                doc.error(
+                    (*loc, "ref"),
+                    f"{ref!r} is retired; choose another item or bring it back in the catalogue",
+                )
+            )
         unknown = isinstance(ref, str) and ref.strip() and ref not in self.known_ids
         # With a catalogue file unread, an id may well be in it: say nothing (see _skipped).
         if unknown and isinstance(ref, str) and not self._catalogue_unreadable():
@@ -520,6 +542,17 @@ _COURSE_FIELDS = {
     "format": "how it is delivered, e.g. format: eLearning (or Virtual classroom, Face to face)",
     "booking_closes": "the last day people can book, e.g. booking_closes: 2027-07-31",
 }
+
+
+def _node_at(doc: Any, loc: Loc) -> Any:
+    """The value at ``loc`` as ruamel read it (keeping its style), or None."""
+    node = doc
+    for step in loc:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
 
 
 def _day(day: date) -> str:

@@ -50,6 +50,7 @@ class CatalogueItem:
     format: str | None = None  # courses: "eLearning", "Virtual classroom", "Face to face"...
     booking_closes: date | None = None  # courses: last day to book
     agencies: tuple[str, ...] | None = None  # None = relevant to every agency
+    retired: bool = False  # months already using it keep it; no other month may use it
     source: Source | None = None
 
 

@@ -6,12 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import Settings, get_settings
-from newsletter.models import BulletinStatus, utcnow
+from newsletter.db import make_engine
+from newsletter.models import ActivityEntry, BulletinStatus, utcnow
 from tests.conftest import REPO
 from tests.factories import make_bulletin
 from tests.plan_fixtures import edit, write_plan
@@ -266,6 +267,11 @@ def test_plan_history_diff_and_restore(db_env: Settings, tmp_path: Path) -> None
     assert "import" in lines[2]
     assert "ann" in lines[2]
     assert runner.invoke(app, ["plan", "diff", "9"]).exit_code == 1
+    engine = make_engine(db_env.resolved_database_url)
+    with Session(engine) as session:
+        logged = session.exec(select(ActivityEntry.action).order_by(col(ActivityEntry.id))).all()
+    engine.dispose()
+    assert logged == ["plan.import", "plan.import", "plan.restore"]
 
 
 def test_init_sample_loads_the_sample_plan_as_the_first_revision(db_env: Settings) -> None:

@@ -46,12 +46,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from newsletter.web.staff import (
     account,
     activity,
+    apidocs,
+    catalogue,
     dashboard,
     lists,
+    plan,
     recovery,
     reports,
     signin,
     subscribers,
+    themes,
     tokens,
     users,
 )
@@ -63,12 +67,16 @@ ROUTERS = [
     recovery,
     account,
     dashboard,
+    plan,
+    themes,
+    catalogue,
     users,
     activity,
     reports,
     subscribers,
     lists,
     tokens,
+    apidocs,
 ]
 
 
