@@ -9,6 +9,15 @@ from newsletter.assemble.build import (
 )
 from newsletter.assemble.checks import CheckResult
 from newsletter.assemble.linkcheck import LinkStatus, bulletin_targets, check_targets
+from newsletter.assemble.review import (
+    ReviewRefused,
+    approval_out_of_date,
+    ask_for_approval,
+    built_from,
+    may_approve,
+    reject_bulletin,
+    reviews,
+)
 
 __all__ = [
     "ApprovalRefused",
@@ -16,8 +25,15 @@ __all__ = [
     "BuildResult",
     "CheckResult",
     "LinkStatus",
+    "ReviewRefused",
+    "approval_out_of_date",
     "approve_bulletin",
+    "ask_for_approval",
     "build_bulletin",
+    "built_from",
     "bulletin_targets",
     "check_targets",
+    "may_approve",
+    "reject_bulletin",
+    "reviews",
 ]

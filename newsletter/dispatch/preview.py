@@ -6,6 +6,7 @@ so reports never count them, and their links carry no delivery token.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -17,7 +18,7 @@ from newsletter.dispatch import messages
 from newsletter.dispatch.audience import audience_select
 from newsletter.dispatch.send import load_bulletin
 from newsletter.dispatch.summary import DispatchError
-from newsletter.models import Delivery, DeliveryStatus, Variant
+from newsletter.models import Agency, Delivery, DeliveryStatus, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
 from newsletter.tokens import proof_token
 from newsletter.transports.base import Recipient, RecipientResult, Transport
@@ -110,11 +111,19 @@ def dry_run(session: Session, settings: Settings, month: str) -> DryRun:
 
 
 def send_test_copies(
-    session: Session, settings: Settings, month: str, *, to: str, transport: Transport
+    session: Session,
+    settings: Settings,
+    month: str,
+    *,
+    to: str,
+    transport: Transport,
+    agencies: Collection[str] | None = None,
 ) -> list[tuple[str, RecipientResult]]:
-    """One copy of each variant to ``to``, subject prefixed "[TEST] "; ``(agency, result)``.
+    """One copy of each variant (of ``agencies`` when given) to ``to``, subject prefixed
+    "[TEST] Agency name: "; ``(agency, result)``.
 
-    No delivery rows, no status change; transport errors propagate (the caller shows them).
+    No delivery rows, no status change, never counted; transport errors propagate (the caller
+    shows them).
     """
     try:
         address = validate_email(to, check_deliverability=False).normalized
@@ -130,6 +139,12 @@ def send_test_copies(
     )
     if not variants:
         raise DispatchError(f"bulletin {month} has no variants; build it first")
+    if agencies is not None:
+        unknown = set(agencies) - {v.agency for v in variants}
+        if unknown:
+            raise DispatchError(f"bulletin {month} has no variant for {', '.join(sorted(unknown))}")
+        variants = [v for v in variants if v.agency in agencies]
+    names: dict[str, str] = {a.slug: a.name for a in session.scalars(select(Agency))}
     domain = messages.sender_domain(settings)
     out = []
     for variant in variants:
@@ -146,7 +161,11 @@ def send_test_copies(
             message_id=messages.message_id(domain, None),
         )
         batch = messages.variant_batch(
-            settings, bulletin, variant, [recipient], subject_prefix="[TEST] "
+            settings,
+            bulletin,
+            variant,
+            [recipient],
+            subject_prefix=f"[TEST] {names.get(variant.agency) or variant.agency}: ",
         )
         (result,) = transport.send(batch)
         out.append((variant.agency, result))

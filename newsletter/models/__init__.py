@@ -23,6 +23,7 @@ from newsletter.models.reports import (
     ReportCacheState,
     RollupLevel,
 )
+from newsletter.models.reviews import BulletinReview, ReviewAction
 from newsletter.models.schedule import ScheduleAction
 from newsletter.models.subscribers import (
     Agency,
@@ -52,6 +53,7 @@ __all__ = [
     "Audience",
     "Bulletin",
     "BulletinEventsVersion",
+    "BulletinReview",
     "BulletinStatus",
     "CourseBooking",
     "Delivery",
@@ -71,6 +73,7 @@ __all__ = [
     "ReportCache",
     "ReportCacheReason",
     "ReportCacheState",
+    "ReviewAction",
     "Role",
     "RollupLevel",
     "ScheduleAction",

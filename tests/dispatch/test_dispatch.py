@@ -13,6 +13,7 @@ from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.dispatch import DispatchError, RetryPolicy, dry_run, ledger, send_bulletin
 from newsletter.models import (
+    Agency,
     Bulletin,
     BulletinStatus,
     Delivery,
@@ -411,7 +412,11 @@ def test_test_copies_go_once_per_variant_marked_test_and_leave_no_ledger_rows(
     )
 
     assert [agency for agency, _ in results] == ["health", "police"]
-    assert [m.subject for m in transport.sent] == [f"[TEST] {bulletin.subject}"] * 2
+    names = {a.slug: a.name for a in session.scalars(select(Agency))}
+    assert [m.subject for m in transport.sent] == [
+        f"[TEST] {names['health']}: {bulletin.subject}",
+        f"[TEST] {names['police']}: {bulletin.subject}",
+    ]
     assert {m.to for m in transport.sent} == {"Editor@example.org"}
     assert all(m.delivery_id is None for m in transport.sent)
     assert "Test Recipient" in (transport.sent[0].html or "")

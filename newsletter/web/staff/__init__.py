@@ -46,6 +46,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from newsletter.web.staff import (
     account,
     activity,
+    bulletins,
     catalogue,
     dashboard,
     plan,
@@ -58,7 +59,19 @@ from newsletter.web.staff import (
 from newsletter.web.staff.auth import CsrfFailed, Forbidden, SignInRequired
 from newsletter.web.staff.render import render
 
-ROUTERS = [signin, recovery, account, dashboard, plan, themes, catalogue, users, activity, reports]
+ROUTERS = [
+    signin,
+    recovery,
+    account,
+    dashboard,
+    plan,
+    themes,
+    catalogue,
+    bulletins,
+    users,
+    activity,
+    reports,
+]
 
 
 async def _to_sign_in(request: Request, exc: Exception) -> RedirectResponse:
