@@ -51,6 +51,13 @@ RESET_ADDRESS = Limit("reset-address", 3, timedelta(hours=1))
 RESET_CLIENT = Limit("reset-client", 20, timedelta(hours=1))
 # Invitations sent by one admin.
 INVITE = Limit("invite", 50, timedelta(hours=1))
+# Public sign-up (/subscribe): confirmation emails per address asked about (the page answers
+# the same either way), and sign-ups per client address.
+SIGNUP_ADDRESS = Limit("signup-address", 3, timedelta(hours=1))
+SIGNUP_CLIENT = Limit("signup-client", 20, timedelta(hours=1))
+# The JSON API: requests per token, and failed authentications per client address.
+API_TOKEN = Limit("api-token", 300, timedelta(minutes=1))
+API_AUTH_CLIENT = Limit("api-auth-client", 30, timedelta(minutes=15))
 
 
 def _window_start(limit: Limit, now: datetime) -> datetime:

@@ -6,7 +6,17 @@ import logging
 
 import typer
 
-from newsletter.cli import bulletin, plan, report, schedule, send, subscribers, system, users
+from newsletter.cli import (
+    bulletin,
+    plan,
+    report,
+    schedule,
+    send,
+    subscribers,
+    system,
+    tokens,
+    users,
+)
 
 app = typer.Typer(
     help="Monthly thematic learning bulletins: plan, assemble, send, track, report.",
@@ -22,6 +32,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(report.app, name="report")
 app.add_typer(schedule.app, name="schedule")
 app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:

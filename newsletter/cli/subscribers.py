@@ -11,6 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from sqlmodel import Session
 
+from newsletter.activity import cli_actor, record
 from newsletter.agencies import AgencyFileError, agency_slugs, read_agencies, sync_agencies
 from newsletter.cli._common import (
     console,
@@ -153,6 +154,14 @@ def import_command(
         if dry_run:
             session.rollback()
         else:
+            record(
+                session,
+                actor=cli_actor(),
+                action="list.import",
+                object=f"agency:{agency or 'any'}",
+                detail=f"{file.name}: {report.added} added, {report.updated} updated, "
+                f"{report.kept_out} kept out, {report.rejected} rejected",
+            )
             session.commit()
     print_import_report(report)
     if not report.ok:
@@ -242,6 +251,18 @@ def sync_command(
     if report.refused:
         fail(escape(f"sync refused: {report.refused}"), code=2)
     if report.applied:
+        with Session(engine) as session:
+            record(
+                session,
+                actor=cli_actor(),
+                action="list.sync",
+                object=f"agency:{report.agency}",
+                detail=f"{file.name}: {report.added} added, {report.updated} changed, "
+                f"{report.rejoined} back, {report.leavers} left the agency, "
+                f"{report.rejected} rejected",
+            )
+            session.commit()
+        engine.dispose()
         console.print(
             f"{report.agency}: {report.added} added, {report.updated} changed, "
             f"{report.rejoined} back, {report.leavers} marked as having left",
@@ -273,6 +294,13 @@ def suppress_command(
         if dry_run:
             session.rollback()
         else:
+            record(
+                session,
+                actor=cli_actor(),
+                action="list.suppress",
+                object="suppression-list",
+                detail=f"{file.name}: {report.added} new, {report.updated} subscribers stopped",
+            )
             session.commit()
     title = "suppression list" + (" (dry run: nothing written)" if dry_run else "")
     table = Table(title=title, title_justify="left")
@@ -396,6 +424,13 @@ def unsubscribe_command(email: str = typer.Argument(..., help="The subscriber's 
         if subscriber is None:
             fail(escape(f"no subscriber with the address {email!r}"))
         changed = unsubscribe(session, subscriber, now=utcnow(), source=EventSource.system)
+        if changed:
+            record(
+                session,
+                actor=cli_actor(),
+                action="subscriber.unsubscribe",
+                object=f"subscriber:{subscriber.id}",
+            )
         session.commit()
     if changed:
         console.print(f"{subscriber.email} unsubscribed", markup=False)
@@ -420,6 +455,12 @@ def erase_command(
         if not yes and not typer.confirm(f"Erase {shown}? This cannot be undone", default=False):
             fail("not erased")
         erase(session, subscriber, now=utcnow())
+        record(
+            session,
+            actor=cli_actor(),
+            action="subscriber.erase",
+            object=f"subscriber:{subscriber.id}",
+        )
         session.commit()
     console.print(
         f"{shown} erased: personal data removed, address suppressed, agency-level history kept"

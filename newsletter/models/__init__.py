@@ -2,6 +2,7 @@
 
 from newsletter.models._base import utcnow
 from newsletter.models.activity import ActivityEntry, RateCounter
+from newsletter.models.apitokens import ApiToken, Scope
 from newsletter.models.bulletins import (
     TRANSITIONS,
     Bulletin,
@@ -50,6 +51,7 @@ __all__ = [
     "AccountLink",
     "ActivityEntry",
     "Agency",
+    "ApiToken",
     "Audience",
     "Bulletin",
     "BulletinEventsVersion",
@@ -77,6 +79,7 @@ __all__ = [
     "Role",
     "RollupLevel",
     "ScheduleAction",
+    "Scope",
     "SessionStage",
     "Source",
     "StaffSession",

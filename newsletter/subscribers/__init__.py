@@ -39,6 +39,8 @@ from newsletter.subscribers.changes import (
     unsubscribed_at_provider,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
+from newsletter.subscribers.health import STATUSES as LIST_STATUSES
+from newsletter.subscribers.health import AgencyHealth, ListHealth, list_health
 from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
 from newsletter.subscribers.sample import load_sample
 from newsletter.subscribers.signup import (
@@ -60,12 +62,15 @@ __all__ = [
     "CONFIRM_WITHIN",
     "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
+    "LIST_STATUSES",
     "AddressError",
     "AgencyDomains",
+    "AgencyHealth",
     "ConfirmState",
     "DeliveryRecord",
     "ImportFileError",
     "ImportReport",
+    "ListHealth",
     "ParsedAddress",
     "Preferences",
     "RowIssue",
@@ -87,6 +92,7 @@ __all__ = [
     "import_csv",
     "import_suppressions",
     "iter_subscribers",
+    "list_health",
     "load_sample",
     "new_token",
     "normalise_email",

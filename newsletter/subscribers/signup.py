@@ -8,7 +8,8 @@ Contract:
 * :func:`request_signup` stores only a :class:`PendingSignup` (address, name, agency,
   audiences, the consent wording shown) and returns the confirmation link's token, or None
   when this address already asked too often lately (the caller answers the same either way).
-  Whether the address is known plays no part: the caller's answer must not reveal it.
+  Whether the address is known plays no part: the caller's answer must not reveal it. At most
+  three emails an hour go to one address (``ratelimit.SIGNUP_ADDRESS``), whoever asks.
 * The token is ``<pending id>.<expiry>.<secret>.<mac>``: the secret is random (only its
   SHA-256 is stored), the MAC (HMAC-SHA256 with the secret key) covers id, expiry and secret.
   It works once, until the expiry (72 hours).
@@ -31,9 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from newsletter import ratelimit
 from newsletter.config import UnknownDomains
 from newsletter.models import (
     Agency,
@@ -52,9 +54,6 @@ log = logging.getLogger(__name__)
 
 CONFIRM_WITHIN = timedelta(hours=72)
 OTHER_AGENCY = "other"
-# A person who asks again and again gets at most this many emails in RECENT_WINDOW.
-MAX_RECENT_REQUESTS = 3
-RECENT_WINDOW = timedelta(hours=1)
 CONSENT_METHOD = "sign-up form at /subscribe, confirmed by the link emailed to the address"
 
 
@@ -124,16 +123,8 @@ def request_signup(
 ) -> str | None:
     """Store a pending sign-up; the confirmation token, or None when asked too often."""
     purge_expired_signups(session, now=now)
-    recent = session.exec(
-        select(func.count())
-        .select_from(PendingSignup)
-        .where(
-            col(PendingSignup.email) == request.email,
-            col(PendingSignup.created_at) > now - RECENT_WINDOW,
-        )
-    ).one()
-    if recent >= MAX_RECENT_REQUESTS:
-        log.info("sign-up: address asked %d times within the hour; no email sent", recent)
+    if not ratelimit.hit(session, ratelimit.SIGNUP_ADDRESS, request.email, now=now).allowed:
+        log.info("sign-up: the address asked too often within the hour; no email sent")
         return None
     secret = secrets.token_urlsafe(24)
     expires = now + CONFIRM_WITHIN

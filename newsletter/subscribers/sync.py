@@ -364,7 +364,9 @@ class _Checker:
         self.session.execute(
             text(
                 f"INSERT INTO {_STAGE} (h, line, email, name, children, adults, action) "  # noqa: S608
-                "VALUES (:h, :line, :email, :name, :children, :adults, :action)"
+                "VALUES (:h, :line, :email, :name, :children, :adults, :action) "
+                # A rejected row naming someone already staged adds nothing: they stay named.
+                "ON CONFLICT (h) DO NOTHING"
             ),
             [
                 {

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from newsletter.activity import SCHEDULER, record
 from newsletter.config import TrackingMode
 from newsletter.models import Delivery, EventSource
 from newsletter.tracking.dsn import DeliveryReport, parse_dsn
@@ -225,6 +226,14 @@ def read_bounces(
                     session, events, mode=mode, now=now, source=EventSource.mailbox
                 )
                 result.stored, result.suppressed = stored.stored, stored.suppressed
+            if result.suppressed:
+                record(
+                    session,
+                    actor=SCHEDULER,
+                    action="subscriber.bounced",
+                    object="bounce-mailbox",
+                    detail=f"{result.suppressed} subscriber(s) suppressed by hard bounces",
+                )
             session.commit()
         _ok(conn.uid("STORE", b",".join(uids).decode(), "+FLAGS", "(\\Seen)"), "STORE")
     log.info(

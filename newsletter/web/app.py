@@ -15,7 +15,16 @@ from newsletter.accounts import seed_approvers
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
 from newsletter.db import engine_from_settings, migrate
-from newsletter.web import archive, health, signup, staff, subscriptions, tracking, webhooks
+from newsletter.web import (
+    api,
+    archive,
+    health,
+    signup,
+    staff,
+    subscriptions,
+    tracking,
+    webhooks,
+)
 from newsletter.web.bodylimit import DEFAULT_LIMIT, BodyLimit
 from newsletter.web.headers import SecurityHeaders
 
@@ -24,7 +33,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # Request-body limits by path prefix (newsletter.web.bodylimit); everything else gets
 # DEFAULT_LIMIT (1 MiB). A route that takes larger bodies (uploads, webhooks) adds itself here.
-BODY_LIMITS: dict[str, int] = {}
+BODY_LIMITS: dict[str, int] = {
+    api.PREFIX + "/": api.BODY_LIMIT,
+    "/admin/lists/upload": 50 << 20,  # a list of half a million people
+}
 
 
 def seed_approver_role(engine: Engine, settings: Settings) -> None:
@@ -60,6 +72,7 @@ def create_app(
     staff.install(app)
     subscriptions.install(app)
     app.include_router(signup.router)
+    api.install(app)
     tracking.install(app)
     app.include_router(webhooks.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -13,11 +13,13 @@ uploads adds its own at install time (``app.add_middleware(BodyLimit, ...)`` is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+JSON_PREFIXES = ("/api/",)  # answered in JSON rather than text
 DEFAULT_LIMIT = 1 << 20  # 1 MiB: every form and JSON body of the service fits easily
 
 
@@ -53,7 +55,7 @@ class BodyLimit:
                 except ValueError:
                     declared = -1
                 if declared < 0 or declared > limit:
-                    await _refuse(send, limit)
+                    await _refuse(send, limit, scope["path"])
                     return
                 break
         received = 0
@@ -80,17 +82,26 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(send, limit)
+            await _refuse(send, limit, scope["path"])
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = f"The request body is larger than {limit} bytes.\n".encode()
+async def _refuse(send: Send, limit: int, path: str = "") -> None:
+    message = f"The request body is larger than {limit} bytes."
+    if path.startswith(JSON_PREFIXES):
+        # The API answers every error in its one JSON shape (newsletter.web.api.errors).
+        body = json.dumps(
+            {"error": {"status": 413, "code": "too_large", "message": message}}
+        ).encode()
+        content_type = b"application/json"
+    else:
+        body = (message + "\n").encode()
+        content_type = b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

@@ -26,6 +26,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from newsletter import ratelimit
+from newsletter.activity import record
 from newsletter.config import Settings
 from newsletter.models import Agency
 from newsletter.subscribers import (
@@ -148,6 +150,11 @@ def signup(
     if website.strip():
         log.info("sign-up: honeypot filled; nothing done")
         return _check_email_page(request)
+    client = request.client.host if request.client else "unknown"
+    if not ratelimit.hit(session, ratelimit.SIGNUP_CLIENT, client, now=now).allowed:
+        session.commit()
+        return render_page(request, "signup_too_many.html", status_code=429)
+    session.commit()
     canonical = _validate(form)
     choice = None
     if canonical is not None:
@@ -186,7 +193,7 @@ def signup(
     session.commit()
     if token is not None:
         agency_name = next(a.name for a in choice.agencies if a.slug == chosen)
-        _send_confirmation(
+        send_confirmation(
             settings, email=canonical, name=form.name, agency=agency_name, token=token
         )
     return _check_email_page(request)
@@ -236,7 +243,7 @@ def _agency_page(
     )
 
 
-def _send_confirmation(
+def send_confirmation(
     settings: Settings, *, email: str, name: str, agency: str, token: str
 ) -> None:
     hours = int(CONFIRM_WITHIN.total_seconds() // 3600)
@@ -323,6 +330,14 @@ def confirm(
         session.rollback()
         return _link_page(request, checked.state)
     subscriber = confirm_signup(session, checked.pending, now=now)
+    record(
+        session,
+        actor=f"subscriber:{subscriber.id}",
+        action="subscriber.signup_confirmed",
+        object=f"subscriber:{subscriber.id}",
+        detail=f"confirmed a sign-up to {subscriber.agency} from the emailed link",
+        client=request.client.host if request.client else None,
+    )
     agency = session.get(Agency, subscriber.agency)
     session.commit()
     return render_page(

@@ -12,7 +12,14 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import Settings
-from newsletter.models import Delivery, Event, EventType, Subscriber, SubscriberStatus
+from newsletter.models import (
+    ActivityEntry,
+    Delivery,
+    Event,
+    EventType,
+    Subscriber,
+    SubscriberStatus,
+)
 from tests.conftest import REPO, TEST_SECRET
 from tests.factories import make_bulletin, make_delivery, make_event, make_variant
 
@@ -193,6 +200,10 @@ def test_sync_shows_the_counts_and_asks_before_writing(
             select(Subscriber.email).where(col(Subscriber.status) == SubscriberStatus.left)
         ).all()
     assert left == ["officer9@police.example.org"]
+    with Session(engine) as session:
+        logged = session.exec(select(ActivityEntry.actor, ActivityEntry.action)).all()
+    assert [action for _actor, action in logged] == ["list.import", "list.sync"]
+    assert all(actor.startswith("cli:") for actor, _action in logged)
 
 
 def test_sync_exits_2_when_refused_and_1_when_rows_were_rejected(

@@ -253,3 +253,21 @@ def test_leavers_get_nothing_in_the_next_send_and_still_count_in_past_reports(
     assert leaving not in ids
     assert audience == {"health", "police"}
     assert july.bulletin.id is not None
+
+
+def test_a_rejected_row_repeating_an_earlier_address_in_a_later_chunk_is_named_once(
+    agencies: Session, engine: Engine, tmp_path: Path
+) -> None:
+    police_staff(agencies, 2)
+    path = write(
+        tmp_path,
+        HEADER
+        + "officer0@police.example.org,,,\n"
+        + "officer1@police.example.org,,,\n"
+        + "officer0@police.example.org,,,sometimes\n",
+    )
+    report = sync(engine, path, chunk_size=2)
+    assert [(i.line, i.reason.split(" not")[0]) for i in report.rejections] == [
+        (4, "audiences 'sometimes'")
+    ]
+    assert (report.unchanged, report.leavers, report.applied) == (2, 0, True)

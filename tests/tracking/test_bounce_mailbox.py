@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.config import Settings
 from newsletter.models import (
+    ActivityEntry,
     Delivery,
     Event,
     EventSource,
@@ -90,6 +91,8 @@ def test_a_hard_bounce_in_the_mailbox_suppresses_the_address_as_the_webhook_does
     assert session.get(Suppression, subscriber.address_hash or "") is not None
     event = session.exec(select(Event).where(col(Event.delivery_id) == delivery.id)).one()
     assert (event.type, event.source) == (EventType.bounce, EventSource.mailbox)
+    logged = session.exec(select(ActivityEntry.actor, ActivityEntry.action)).all()
+    assert logged == [("scheduler", "subscriber.bounced")]
     session.rollback()
     assert unseen(imap_server) == 0
 

@@ -94,3 +94,14 @@ def test_unknown_bulletins_or_agencies_get_a_plain_404_page(
     assert response.status_code == 404
     assert "Bulletin not found" in response.text
     assert 'href="/archive"' in response.text
+
+
+def test_every_archived_bulletin_and_the_archive_link_to_the_sign_up_page(
+    client: TestClient, built: Bulletin
+) -> None:
+    for path in ("/archive", "/archive/2026-07/health", "/archive/subscription"):
+        doc = lxml.html.document_fromstring(client.get(path).text)
+        assert "/subscribe" in [a.get("href") for a in doc.iter("a")], path
+    body = lxml.html.document_fromstring(client.get("/archive/2026-07/health").text).body
+    first = next(body.iter("a"))
+    assert first.get("href") == "/subscribe"  # above the bulletin, not lost in its footer

@@ -272,3 +272,33 @@ def test_an_address_asking_again_and_again_gets_at_most_three_emails_an_hour(
             ).one()
             == 3
         )
+
+
+def test_one_client_signing_up_many_addresses_is_held_back(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    from newsletter.ratelimit import SIGNUP_CLIENT
+
+    codes = [
+        sign_up(client, f"person{n}@police.example.org")[0] for n in range(SIGNUP_CLIENT.max + 1)
+    ]
+    assert codes[:-1] == [200] * SIGNUP_CLIENT.max
+    assert codes[-1] == 429
+    assert pending_count(engine) == SIGNUP_CLIENT.max
+
+
+def test_a_confirmed_sign_up_is_in_the_activity_log(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    from newsletter.models import ActivityEntry
+
+    sign_up(client, "jo@police.example.org")
+    client.post(confirmation_link(settings))
+    with Session(engine) as session:
+        entry = session.exec(select(ActivityEntry)).one()
+        jo = session.exec(select(Subscriber)).one()
+    assert (entry.actor, entry.action, entry.object) == (
+        f"subscriber:{jo.id}",
+        "subscriber.signup_confirmed",
+        f"subscriber:{jo.id}",
+    )

@@ -49,11 +49,14 @@ from newsletter.web.staff import (
     bulletins,
     catalogue,
     dashboard,
+    lists,
     plan,
     recovery,
     reports,
     signin,
+    subscribers,
     themes,
+    tokens,
     users,
 )
 from newsletter.web.staff.auth import CsrfFailed, Forbidden, SignInRequired
@@ -71,6 +74,9 @@ ROUTERS = [
     users,
     activity,
     reports,
+    subscribers,
+    lists,
+    tokens,
 ]
 
 

@@ -108,10 +108,25 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
     with staff_client(settings, engine, clock) as client:
         sign_in_fully(client, clock, admin.email, secret=SECRET)
         nav = _nav(client.get("/admin/users").text)
-        assert nav == ["Dashboard", "Calendar", "Plan", "Catalogue", "Users", "Activity"]
+        assert nav == [
+            "Dashboard",
+            "Calendar",
+            "Plan",
+            "Catalogue",
+            "Bulletins",
+            "Subscribers",
+            "Users",
+            "Activity",
+        ]
         client.cookies.clear()
         sign_in_fully(client, clock, editor.email)
-        assert _nav(client.get("/admin/").text) == ["Dashboard", "Calendar", "Plan", "Catalogue"]
+        assert _nav(client.get("/admin/").text) == [
+            "Dashboard",
+            "Calendar",
+            "Plan",
+            "Catalogue",
+            "Bulletins",
+        ]
 
 
 def _nav(html: str) -> list[str]:

@@ -1,7 +1,7 @@
 """bulletin review: approval requests, rejections with a comment, approvals with what was approved
 
-Revision ID: 0007_review
-Revises: 0006_staff
+Revision ID: 0008_review
+Revises: 0007_api_tokens
 Create Date: 2026-12-01 05:40:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0007_review"
-down_revision: str | None = "0006_staff"
+revision: str = "0008_review"
+down_revision: str | None = "0007_api_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
