@@ -186,6 +186,10 @@ def _page(
     asked = last is not None and last.action == "asked"
     out_of_date = approval_out_of_date(db, bulletin) if bulletin is not None else []
     variants = _variants(db, bulletin) if bulletin is not None else []
+    wanted = request.query_params.get("agency")
+    shown = next((pair for pair in variants if pair[0].agency == wanted), None) or (
+        variants[0] if variants else None
+    )
     links: list[Link] = []
     if bulletin is not None:
         links = list(
@@ -212,9 +216,11 @@ def _page(
         status=status,
         step=next_step(bulletin, status, asked=asked, out_of_date=out_of_date),
         asked=asked,
+        asked_before=any(r.action == "asked" for r in history),
         out_of_date=out_of_date,
         revision=built_from(db, bulletin) if bulletin is not None else None,
         variants=variants,
+        shown=shown,
         links=links,
         checks=checks,
         history=history,
