@@ -9,6 +9,8 @@ from newsletter.assemble.build import (
 )
 from newsletter.assemble.checks import CheckResult
 from newsletter.assemble.linkcheck import LinkStatus, bulletin_targets, check_targets
+from newsletter.assemble.markdown import render_prose
+from newsletter.assemble.preview import preview_variant
 from newsletter.assemble.review import (
     ReviewRefused,
     approval_out_of_date,
@@ -34,6 +36,8 @@ __all__ = [
     "bulletin_targets",
     "check_targets",
     "may_approve",
+    "preview_variant",
     "reject_bulletin",
+    "render_prose",
     "reviews",
 ]

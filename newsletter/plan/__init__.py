@@ -1,5 +1,16 @@
 """The campaign plan: ``campaigns/`` read, checked and turned into typed objects."""
 
+from newsletter.plan.documents import (
+    ItemForm,
+    SectionForm,
+    ThemeForm,
+    UseForm,
+    form_from_theme,
+    item_form,
+    put_item,
+    theme_document,
+    theme_path,
+)
 from newsletter.plan.loader import PlanInvalid, agency_slugs, load_plan
 from newsletter.plan.model import (
     CatalogueItem,
@@ -13,9 +24,12 @@ from newsletter.plan.model import (
     Source,
     Theme,
 )
+from newsletter.plan.raw import AUDIENCES, MONTH_RE
 from newsletter.plan.slots import SlotError, next_slot_after, send_time
 from newsletter.plan.store import (
     RevisionNotFound,
+    StaleRevision,
+    check_documents,
     current_plan,
     current_revision,
     diff_revisions,
@@ -27,11 +41,16 @@ from newsletter.plan.store import (
     plan_of,
     restore_revision,
     revisions,
+    save_documents,
+    sent_months,
 )
-from newsletter.plan.timetable import SendInfo, timetable
+from newsletter.plan.timetable import SendInfo, send_info, timetable
 
 __all__ = [
+    "AUDIENCES",
+    "MONTH_RE",
     "CatalogueItem",
+    "ItemForm",
     "ItemKind",
     "ItemUse",
     "LoadResult",
@@ -40,25 +59,38 @@ __all__ = [
     "PlanInvalid",
     "RevisionNotFound",
     "Section",
+    "SectionForm",
     "SendInfo",
     "SendSlot",
     "SlotError",
     "Source",
+    "StaleRevision",
     "Theme",
+    "ThemeForm",
+    "UseForm",
     "agency_slugs",
+    "check_documents",
     "current_plan",
     "current_revision",
     "diff_revisions",
     "export_documents",
+    "form_from_theme",
     "get_revision",
     "import_directory",
     "import_first",
+    "item_form",
     "load_checked_plan",
     "load_plan",
     "next_slot_after",
     "plan_of",
+    "put_item",
     "restore_revision",
     "revisions",
+    "save_documents",
+    "send_info",
     "send_time",
+    "sent_months",
+    "theme_document",
+    "theme_path",
     "timetable",
 ]

@@ -15,10 +15,19 @@ from sqlmodel import Session, col, select
 from newsletter.activity import record
 from newsletter.config import Settings
 from newsletter.models import Agency, Bulletin, Link, User
-from newsletter.plan import CatalogueItem, ItemKind, Plan, PlanInvalid
-from newsletter.plan.documents import ItemForm, item_form, put_item
-from newsletter.plan.loader import agency_slugs
-from newsletter.plan.store import StaleRevision, current_revision, save_documents
+from newsletter.plan import (
+    CatalogueItem,
+    ItemForm,
+    ItemKind,
+    Plan,
+    PlanInvalid,
+    StaleRevision,
+    agency_slugs,
+    current_revision,
+    item_form,
+    put_item,
+    save_documents,
+)
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.plan import diff_lines, load_state, month_name

@@ -16,19 +16,21 @@ from newsletter.activity import record
 from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.models import Bulletin, BulletinStatus, PlanRevision, User
-from newsletter.plan import Plan, PlanInvalid
-from newsletter.plan.loader import agency_slugs
-from newsletter.plan.store import (
+from newsletter.plan import (
+    Plan,
+    PlanInvalid,
     RevisionNotFound,
+    SendInfo,
     StaleRevision,
+    agency_slugs,
     current_plan,
     current_revision,
     diff_revisions,
     get_revision,
     restore_revision,
     revisions,
+    send_info,
 )
-from newsletter.plan.timetable import SendInfo, send_info
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.render import flash, render, see_other
@@ -122,9 +124,7 @@ def _outlook(
     engine: object, settings: Settings, plan: Plan, clock: Clock, now: datetime
 ) -> dict[str, tuple[str, datetime | None]]:
     """Each open month's next step, as the scheduler sees it (`schedule list` says the same)."""
-    from newsletter.schedule.deps import default_deps
-    from newsletter.schedule.outlook import outlook
-    from newsletter.schedule.tick import Lifecycle
+    from newsletter.schedule import Lifecycle, default_deps, outlook
 
     deps = dataclasses.replace(default_deps(), load_plan=lambda _settings: plan)
     lifecycle = Lifecycle(engine, settings, clock=clock, deps=deps)  # type: ignore[arg-type]

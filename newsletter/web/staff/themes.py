@@ -20,27 +20,27 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from newsletter.activity import record
-from newsletter.assemble.markdown import render_prose
-from newsletter.assemble.preview import preview_variant
+from newsletter.assemble import preview_variant, render_prose
 from newsletter.config import Settings
 from newsletter.models import Agency, User
-from newsletter.plan import Plan, PlanError, PlanInvalid
-from newsletter.plan.documents import (
+from newsletter.plan import (
+    AUDIENCES,
+    MONTH_RE,
+    Plan,
+    PlanError,
+    PlanInvalid,
     SectionForm,
+    StaleRevision,
     ThemeForm,
     UseForm,
-    form_from_theme,
-    theme_document,
-    theme_path,
-)
-from newsletter.plan.loader import agency_slugs
-from newsletter.plan.raw import AUDIENCES, MONTH_RE
-from newsletter.plan.store import (
-    StaleRevision,
+    agency_slugs,
     check_documents,
     current_revision,
+    form_from_theme,
     save_documents,
     sent_months,
+    theme_document,
+    theme_path,
 )
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
