@@ -242,7 +242,9 @@ def test_the_training_report_comes_as_json(
 def test_the_reference_is_for_staff_or_token_holders_only(
     client: TestClient, engine: Engine, clock: FakeClock, tmp_path: Path
 ) -> None:
-    assert client.get("/api/v1/reference").status_code == 303
+    to_staff = client.get("/api/v1/reference")
+    assert (to_staff.status_code, to_staff.headers["location"]) == (303, "/admin/api")
+    assert client.get("/admin/api").status_code == 303  # sign in first
     assert client.get("/api/v1/openapi.json").status_code == 401
     board = token(engine, clock, "board", "reports:read")
     page = client.get("/api/v1/reference", headers=board)

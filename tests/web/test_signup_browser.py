@@ -106,6 +106,9 @@ def test_a_practitioner_signs_up_chooses_their_service_and_confirms_from_the_ema
     page.get_by_role("button", name="Confirm my subscription").click()
     page.get_by_role("heading", name="You are subscribed").wait_for()
     accessible(page, "6-done")
+    page.goto(base_url + confirmation_link(settings))  # the same link again
+    page.get_by_role("heading", name="This link has already been used or is not valid").wait_for()
+    accessible(page, "7-used")
     with Session(engine) as session:
         sam = session.exec(select(Subscriber)).one()
     assert (sam.email, sam.agency, sam.status, sam.serves_adults, sam.serves_children) == (

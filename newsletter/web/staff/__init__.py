@@ -46,6 +46,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from newsletter.web.staff import (
     account,
     activity,
+    apidocs,
     bulletins,
     catalogue,
     dashboard,
@@ -77,6 +78,7 @@ ROUTERS = [
     subscribers,
     lists,
     tokens,
+    apidocs,
 ]
 
 

@@ -153,6 +153,10 @@ def test_an_admin_syncs_a_list_with_a_preview_finds_and_erases_a_person_and_mana
     page.get_by_role("button", name="Revoke HR feed").click()
     expect(page.get_by_text("The token HR feed is revoked")).to_be_visible()
     _check(page, "9-tokens")
+    page.get_by_role("link", name="API").click()
+    expect(page.get_by_role("heading", name=re.compile("newsletter API"))).to_be_visible()
+    expect(page.get_by_text("/api/v1/subscribers/{email}/unsubscribe").first).to_be_visible()
+    _check(page, "10-api-reference")
     with Session(engine) as session:
         statuses = dict(session.exec(select(Subscriber.email, Subscriber.status)).all())
         erased = session.exec(
