@@ -34,7 +34,9 @@ def _approval_link(settings: Settings) -> str:
     newest = max(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     message = email.message_from_bytes(newest.read_bytes())
     part = message.get_body(("plain",)) if hasattr(message, "get_body") else message
-    text = (part or message).get_payload(decode=True).decode()
+    payload = (part or message).get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    text = payload.decode()
     assert "newsletter bulletin" not in text  # no shell command: a link to the page
     match = re.search(r"https?://\S+/admin/bulletins/\d{4}-\d{2}", text)
     assert match, text
