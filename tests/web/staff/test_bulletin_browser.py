@@ -8,7 +8,9 @@ every page; screenshots (copied to docs/ when UPDATE_SCREENSHOTS is set)."""
 from __future__ import annotations
 
 import email
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.config import Settings
 from newsletter.models import ActivityEntry, Bulletin
+from tests.conftest import REPO
 from tests.factories import make_user
 from tests.web.staff.support import PASSWORD
 from tests.web.staff.test_plan_browser import _axe, _shot, _sign_in, site
@@ -107,6 +110,16 @@ def test_the_editor_asks_the_approver_rejects_with_a_comment_then_approves_the_f
     carol.goto(_approval_link(settings))
     _axe(carol)
     _shot(carol, tmp_path, "bulletin-approval.png")
+    carol.get_by_label("Preview as").select_option("health")
+    carol.get_by_role("button", name="Show this agency").click()
+    frames = carol.locator(".variant")
+    expect(frames.get_by_role("heading")).to_contain_text("Health")
+    for frame in carol.frames[1:]:
+        expect(frame.locator("body")).to_contain_text("View this bulletin in your browser")
+    frames.scroll_into_view_if_needed()
+    frames.screenshot(path=str(tmp_path / "bulletin-preview.png"))
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        shutil.copyfile(tmp_path / "bulletin-preview.png", REPO / "docs" / "bulletin-preview.png")
     carol.get_by_role("button", name="Approve December 2026").click()
     expect(carol.get_by_role("alert")).to_contain_text("December 2026 approved")
     expect(carol.locator("#status")).to_have_text("approved")
