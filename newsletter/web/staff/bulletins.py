@@ -45,7 +45,7 @@ from newsletter.assemble import (
     reviews,
 )
 from newsletter.config import Settings
-from newsletter.dispatch import DispatchError, send_test_copies
+from newsletter.dispatch import DispatchError, send_test_copies, stop_send
 from newsletter.models import Agency, Bulletin, Link, User, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.schedule import Notifier
@@ -159,7 +159,11 @@ def next_step(
     if status == "sending":
         return NextStep("It is sending: watch its progress.", "anyone")
     if status == "stopped":
-        return NextStep("A person stopped the send: resume it, or leave it stopped.", "editor")
+        return NextStep(
+            "A person stopped the send; nothing resumes it but a person. Resuming from this "
+            "page is not built yet: an operator runs the send with --resume.",
+            "editor",
+        )
     if status == "failed":
         return NextStep("The send failed part-way: see why, then resume it.", "editor")
     if status == "sent":
@@ -607,5 +611,31 @@ def reject(
         detail=comment.strip()[:900],
     )
     flash(staff, f"{month_name(month)} sent back to the editors with your comment")
+    db.commit()
+    return see_other(f"/admin/bulletins/{month}")
+
+
+@router.post("/bulletins/{month}/stop", response_class=HTMLResponse)
+def stop(
+    request: Request,
+    staff: CurrentStaff,
+    user: Reviewer,
+    db: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    month: str,
+) -> Response:
+    """Stop the send after its batch in flight, whichever process sends it; it stays stopped
+    until a person resumes it."""
+    _month_or_404(month)
+    try:
+        stop_send(db, month, clock=clock)
+    except DispatchError as exc:
+        db.rollback()
+        return _page(
+            request, staff, db, settings, month, status_code=400, errors={"stop": str(exc)}
+        )
+    record(db, actor=user, action="bulletin.stop", object=f"bulletin:{month}")
+    flash(staff, f"{month_name(month)} will stop after the batch in flight")
     db.commit()
     return see_other(f"/admin/bulletins/{month}")

@@ -20,7 +20,7 @@ from newsletter.agencies import read_agencies, sync_agencies
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.models import ActivityEntry, Bulletin, BulletinReview, Delivery
-from tests.factories import make_user
+from tests.factories import make_bulletin, make_user
 from tests.web.staff.support import csrf, sign_in_fully, staff_client
 
 MONTH = "2026-12"
@@ -249,3 +249,27 @@ def test_proofs_go_to_me_or_a_list_for_one_agency_name_it_and_are_never_counted(
             select(ActivityEntry).where(col(ActivityEntry.action) == "bulletin.proof")
         ).all()
         assert len(proofs) == 2
+
+
+def test_a_sending_bulletin_is_stopped_from_its_page_and_stays_stopped(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    with Session(site) as session:
+        make_bulletin(session, month=MONTH, status="sending")
+        session.commit()
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    assert "Stop after this batch" in ann.get(PAGE).text
+
+    stopped = post(ann, f"{PAGE}/stop")
+    again = post(ann, f"{PAGE}/stop")
+
+    assert stopped.status_code == 303
+    assert again.status_code == 400
+    assert "only a send can be stopped" in again.text
+    with Session(site) as session:
+        bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == MONTH)).one()
+        assert bulletin.status == "stopped"
+        entry = session.exec(
+            select(ActivityEntry).where(col(ActivityEntry.action) == "bulletin.stop")
+        ).one()
+        assert entry.actor == "ann@example.org"
