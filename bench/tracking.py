@@ -8,6 +8,11 @@ answers. Printed: requests/second, p50 and p99 latency for each, the ratio real/
 >= 0.5), and the number of click events in the database after the burst (must equal the number
 of redirects answered: every answered click is durable).
 
+Then click latency during a 100,000-row subscriber import (``--import-rows``): p50/p99 of
+clicks with no import running, during ``newsletter subscribers import`` (checked and staged
+first, then short write transactions: newsletter.shortwrites) and, for comparison, during the
+same import written in ONE transaction, as it was before.
+
     python -m bench tracking                       # the default run (50,000 clicks, < ~2 min)
     python -m bench.tracking --clicks 10000        # a smaller run
     python -m bench.tracking load --help           # the load generator on its own
@@ -370,6 +375,100 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+_ONE_TRANSACTION_IMPORT = """
+import sys
+from pathlib import Path
+from sqlmodel import Session
+from newsletter.db import make_engine
+from newsletter.models import utcnow
+from newsletter.subscribers import import_csv
+engine = make_engine(sys.argv[1])
+with Session(engine) as session:  # the whole file in one write transaction (before 0.2.0)
+    import_csv(session, Path(sys.argv[2]), now=utcnow(), consent_source="bench")
+    session.commit()
+"""
+
+
+def _write_import(path: Path, rows: int, prefix: str) -> None:
+    with path.open("w") as fh:
+        fh.write("email,name,agency,audiences\n")
+        for i in range(rows):
+            fh.write(f"{prefix}{i}@nhs.example,Imported {i},health,children\n")
+
+
+def _clicks_during(
+    command: list[str] | None,
+    load: Any,
+    *,
+    port: int,
+    paths_file: Path,
+    chunk: int,
+    env: dict[str, str],
+) -> tuple[dict[str, Any], float]:
+    """Clicks in chunks of ``chunk`` while ``command`` runs (or 3 chunks with none)."""
+    results = []
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env) if command else None
+    try:
+        while True:
+            results.append(load(port, paths_file, chunk))
+            if process is None:
+                if len(results) >= 3:
+                    break
+            elif process.poll() is not None:
+                break
+    finally:
+        if process is not None:
+            process.wait()
+    took = time.perf_counter() - started
+    if process is not None and process.returncode != 0:
+        raise RuntimeError(f"{command} failed ({process.returncode})")
+    merged = _merge(results)
+    merged["worst_p99_ms"] = max(r["p99_ms"] for r in results)
+    return merged, took
+
+
+def _import_phase(
+    args: argparse.Namespace, *, data_dir: Path, url: str, port: int, paths: list[str],
+    env: dict[str, str], load: Any,
+) -> int:  # fmt: skip
+    chunk = 1_000
+    paths_file = data_dir / "import-clicks.txt"
+    paths_file.write_text("\n".join(paths[:chunk]))
+    chunked_csv, single_csv = data_dir / "import-a.csv", data_dir / "import-b.csv"
+    _write_import(chunked_csv, args.import_rows, "a")
+    _write_import(single_csv, args.import_rows, "b")
+    cli = [sys.executable, "-c", "from newsletter.cli import main; main()"]
+    quiet, _ = _clicks_during(None, load, port=port, paths_file=paths_file, chunk=chunk, env=env)
+    chunked, took_chunked = _clicks_during(
+        [*cli, "subscribers", "import", str(chunked_csv)],
+        load, port=port, paths_file=paths_file, chunk=chunk, env=env,
+    )  # fmt: skip
+    single, took_single = _clicks_during(
+        [sys.executable, "-c", _ONE_TRANSACTION_IMPORT, url, str(single_csv)],
+        load, port=port, paths_file=paths_file, chunk=chunk, env=env,
+    )  # fmt: skip
+    print(
+        f"\nclick latency during a {args.import_rows:,}-row subscriber import "
+        f"(concurrency {args.import_concurrency}, clicks in chunks of {chunk} while it runs; "
+        "p50/p99: the median of the chunks'):"
+    )
+    for name, result in (
+        ("no import (baseline)", quiet),
+        (f"import, short transactions ({took_chunked:.0f} s)", chunked),
+        (f"import, one transaction ({took_single:.0f} s)", single),
+    ):
+        print(f"{_line(name, result)}; worst chunk p99 {result['worst_p99_ms']:.0f} ms")
+    if quiet["p99_ms"]:
+        print(
+            f"p99 against the baseline: short transactions {chunked['p99_ms'] / quiet['p99_ms']:.1f}x, "
+            f"one transaction {single['p99_ms'] / quiet['p99_ms']:.1f}x"
+        )
+    lost = [r for r in (quiet, chunked, single) if set(r["status"]) != {"302"}]
+    print(f"every click answered 302: {'yes' if not lost else 'NO'}")
+    return sum(r["status"].get("302", 0) for r in (quiet, chunked, single))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tracking")
     parser.add_argument("--clicks", type=int, default=50_000, help="the real app's burst")
@@ -377,6 +476,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deliveries", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    parser.add_argument("--import-rows", type=int, default=100_000, help="0: no import phase")
+    parser.add_argument("--import-concurrency", type=int, default=16)
     args = parser.parse_args(argv if argv is not None else [])
     per_round = args.clicks // args.rounds
     clicks_total = per_round * args.rounds
@@ -446,10 +547,32 @@ def main(argv: list[str] | None = None) -> None:
             real_total = _merge(real_runs)
             answered = real_total["status"].get("302", 0)
             stored_live = _count_clicks(url)
+            import_answered = 0
+            if args.import_rows:
+
+                def import_load(port: int, path: Path, count: int) -> dict[str, Any]:
+                    return _run_load(
+                        port, path, count,
+                        concurrency=args.import_concurrency, client=args.client, env=env,
+                    )  # fmt: skip
+
+                import_answered = _import_phase(
+                    args, data_dir=data_dir, url=url, port=real_port, paths=click_paths,
+                    env=env, load=import_load,
+                )  # fmt: skip
         finally:
             _stop(bare)
             _stop(real)
-        stored_after = _count_clicks(url)
+        total_after = _count_clicks(url)
+        stored_after = total_after - import_answered  # the burst's clicks, after shutdown
+        if args.import_rows:
+            # Clicks answered while an import held the lock are committed too (some after their
+            # answer, once the lock was released): none lost.
+            kept = total_after - stored_live
+            print(
+                f"click events of the import phase in the database after shutdown: {kept} of "
+                f"{import_answered} answered ({'exact' if kept == import_answered else 'MISMATCH'})"
+            )
         print(_line("bare ASGI redirect (baseline)", _merge(bare_runs)))
         print(_line("real app: click redirect", real_total))
         ratio = statistics.median(ratios)

@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 from sqlmodel import Session, select
 
 from newsletter.models import Agency
+from newsletter.yamllimits import YamlLimitExceeded, check_size, load_within_limits
 
 
 class AgencyFileError(ValueError):
@@ -25,7 +26,12 @@ class AgencyDef:
 def read_agencies(path: Path) -> list[AgencyDef]:
     """Parse agencies.yaml: a list of {slug, name, domains}."""
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        check_size(raw)
+        data = load_within_limits(YAML(typ="safe"), raw.decode("utf-8"))
+    except YamlLimitExceeded as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise AgencyFileError(f"{where}: {exc.message}") from None
     except FileNotFoundError as exc:
         raise AgencyFileError(f"{path}: no such file") from exc
     except Exception as exc:

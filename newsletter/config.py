@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from newsletter.textcheck import control_problem
 
 TransportName = Literal["outbox", "smtp", "sendgrid"]
 TrackingMode = Literal["individual", "agency", "off"]
+LogFormat = Literal["text", "json"]
 UnknownDomains = Literal["other", "refuse"]
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "test"}
@@ -38,6 +41,9 @@ class Settings(BaseSettings):
     transport: TransportName = "outbox"
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
+    # Earlier secret keys, newest first: links in emails already sent still verify, new ones
+    # are signed with SECRET_KEY only (docs/operations.md: rotating the secret).
+    secret_key_previous: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     from_address: str = "Safeguarding Partnership Learning <learning@example.org>"
     reply_to: str | None = None
     smtp_url: str | None = None
@@ -68,6 +74,11 @@ class Settings(BaseSettings):
     # editors supply the URLs and the server fetches them).
     linkcheck_timeout: float = Field(default=10.0, gt=0)
     linkcheck_allow_private: bool = False
+
+    # Operations: log lines as text or JSON (newsletter.logs); the Bearer token /metrics wants
+    # (no token: /metrics answers 404, so nothing is exposed by default).
+    log_format: LogFormat = "text"
+    metrics_token: SecretStr | None = None
 
     # Dispatch (newsletter.dispatch): recipients per batch (capped by the transport's own limit),
     # failed or unknown batches before a send pauses, attempts per batch for retryable errors,
@@ -109,6 +120,32 @@ class Settings(BaseSettings):
     def _split_approvers(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("from_address", "reply_to", "unsubscribe_mailto", "partnership_name")
+    @classmethod
+    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # These go into every message's headers (From, Reply-To, List-Unsubscribe) or its
+        # subject line: a line break here would add a header to every message sent.
+        problem = control_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"NEWSLETTER_{str(info.field_name).upper()} {problem}")
+        return value
+
+    @field_validator("secret_key_previous", mode="before")
+    @classmethod
+    def _split_previous(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _real_previous(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            raw = key.get_secret_value()
+            if raw.lower() in _PLACEHOLDER_SECRETS or len(raw) < 16:
+                raise ValueError("every previous key must be a real secret of 16+ characters")
         return value
 
     @field_validator("public_base_url")
@@ -164,6 +201,12 @@ class Settings(BaseSettings):
                 with os.fdopen(fd, "w") as fh:
                     fh.write(secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
+
+    @cached_property
+    def verification_keys(self) -> tuple[bytes, ...]:
+        """Keys a token may be signed with: the current one first, then the previous ones."""
+        previous = [k.get_secret_value().encode() for k in self.secret_key_previous]
+        return (self.secret, *[k for k in previous if k != self.secret])
 
 
 def get_settings(**overrides: object) -> Settings:

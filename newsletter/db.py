@@ -8,12 +8,14 @@ front instead of failing half-way with SQLITE_BUSY.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -21,6 +23,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from newsletter.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+READ_ONLY = "newsletter_read_only"  # execution option: this transaction only reads
 
 
 def make_engine(url: str | URL, *, lookups: bool = False, **kwargs: Any) -> Engine:
@@ -67,7 +70,12 @@ def _configure_sqlite(engine: Engine, *, begin_immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction (read_session) takes no write lock: WAL readers never wait
+        # for the writer nor make it wait, so reports and import checks run beside clicks.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine_from_settings(settings: Settings) -> Engine:
@@ -86,6 +94,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reading only: on SQLite its transactions never take the write lock.
+
+    Anything it writes (other than temporary tables) fails on SQLite once another connection
+    writes, so use it for computing, checking and staging, never for the writes themselves.
+    """
+    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as s:
+        try:
+            yield s
+        finally:
+            s.rollback()
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
@@ -95,13 +117,65 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the migration head this code expects."""
+
+
+# Advisory lock key of migrations (PostgreSQL): "nlmigrat" as a positive 64-bit integer.
+_MIGRATION_LOCK = int.from_bytes(b"nlmigrat", "big")
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """One migration at a time per database, however many hosts run ``newsletter migrate``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = make_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+        finally:
+            engine.dispose()
+        return
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a migration another process is running
+        yield
+    finally:
+        os.close(fd)
+
+
 def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (default: the newest) with Alembic."""
+    """Bring the database at ``url`` to ``revision`` (default: the newest) with Alembic.
+
+    Serialised per database (an advisory lock on PostgreSQL, a lock file beside SQLite's
+    file): a second process migrating at the same time waits, then finds nothing to do.
+    """
     from alembic import command
 
     import newsletter.models  # noqa: F401  (register every table on SQLModel.metadata)
 
-    command.upgrade(alembic_config(url), revision)
+    with _migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -109,6 +183,30 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_schema(url: str) -> None:
+    """Make sure the database at ``url`` has the schema this code expects, before serving.
+
+    The embedded default (SQLite) migrates itself: one host, migrations serialised by a lock
+    file. PostgreSQL is never migrated by a process starting up (several web workers and
+    schedulers start together on several hosts): only ``newsletter migrate`` (or ``init``)
+    migrates it, at deploy time; here a database behind the code raises SchemaNotCurrent.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        migrate(url)
+        return
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"the database is at migration {current or 'none (empty)'} but this version needs "
+            f"{head}: run `newsletter migrate` (or `newsletter init`) once before starting"
+        )
 
 
 def dialect_insert(engine_or_session: Engine | Session, table: Any) -> Any:

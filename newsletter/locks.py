@@ -122,6 +122,40 @@ class AdvisoryLock:
             log.warning("could not release %s explicitly", self.description)
 
 
+def advisory_lock_held(conn: Connection, key: int) -> bool:
+    """Whether any session holds advisory lock ``key`` in this database now (a probe for
+    monitoring and take-over; it never takes the lock)."""
+    held = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND (classid::bigint << 32) | objid::bigint = :k AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"k": key},
+    ).scalar()
+    return bool(held)
+
+
+def file_lock_held(path: Path) -> bool:
+    """Whether a process holds the exclusive ``flock`` on ``path`` now (a probe).
+
+    Takes a shared lock for an instant, refused while the holder has its exclusive one; a
+    process trying to take the lock at that very instant fails once and tries again later.
+    """
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def lock_file_beside(database_url: str | URL, suffix: str, *, fallback_dir: Path) -> Path:
     """Where a SQLite database's file lock named ``suffix`` lives: beside the database file, so
     every process using that file agrees on it (``fallback_dir`` for an in-memory database)."""

@@ -58,6 +58,13 @@ SIGNUP_CLIENT = Limit("signup-client", 20, timedelta(hours=1))
 # The JSON API: requests per token, and failed authentications per client address.
 API_TOKEN = Limit("api-token", 300, timedelta(minutes=1))
 API_AUTH_CLIENT = Limit("api-auth-client", 30, timedelta(minutes=15))
+# Preference-centre form posts (the public /p/TOKEN page): per client address, generous since
+# an office shares one address, and per subscriber token.
+PREFERENCES_CLIENT = Limit("preferences-client", 120, timedelta(minutes=15))
+PREFERENCES_TOKEN = Limit("preferences-token", 30, timedelta(hours=1))
+# RFC 8058 one-click POST /u/TOKEN comes from mailbox providers' shared addresses, so it is
+# counted per token, never per client; a valid token is never refused (see web/subscriptions).
+UNSUBSCRIBE_TOKEN = Limit("unsubscribe-token", 20, timedelta(hours=1))
 
 
 def _window_start(limit: Limit, now: datetime) -> datetime:

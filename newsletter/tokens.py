@@ -10,7 +10,9 @@ A token names what it stands for and carries an HMAC-SHA256 over that, keyed by 
   nothing is recorded, so test copies never reach a report.
 
 Tokens stay valid for as long as the key does (bulletins are read months later). A token that
-does not verify is simply unknown: callers answer 404 and record nothing.
+does not verify is simply unknown: callers answer 404 and record nothing. After the key is
+rotated, tokens are checked against the new key and then each previous key
+(SECRET_KEY_PREVIOUS), so links in emails already sent keep working.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _MAC_BYTES = 12  # 96 bits: unguessable, and keeps links short
@@ -69,15 +71,21 @@ def proof_token(key: bytes, bulletin_id: int, agency: str) -> str:
     return f"{body}.{_mac(key, body)}"
 
 
-def parse_token(key: bytes, token: str) -> TokenRef | None:
-    """What ``token`` stands for, or None when it is malformed, forged or altered."""
+def parse_token(key: bytes | Sequence[bytes], token: str) -> TokenRef | None:
+    """What ``token`` stands for, or None when it is malformed, forged or altered.
+
+    ``key`` may be several keys (current first, then previous ones): any of them verifies.
+    """
     if len(token) > 100:
         return None
     body, sep, mac = token.partition(".")
     if not sep:
         return None
     match = _BODY.match(body)
-    if match is None or not hmac.compare_digest(mac.encode(), _mac(key, body).encode()):
+    if match is None:
+        return None
+    keys = (key,) if isinstance(key, bytes) else key
+    if not any(hmac.compare_digest(mac.encode(), _mac(k, body).encode()) for k in keys):
         return None
     if match["delivery"] is not None:
         return DeliveryRef(int(match["delivery"]))

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
@@ -42,6 +44,18 @@ CHROMIUM_ARGS = [
 ]
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Property-based tests (hypothesis): no deadline (tests are never timed, and a loaded machine
+# would make one flaky), no example database in the working tree, and function-scoped
+# fixtures allowed (the database tests roll back after every example themselves).
+hypothesis_settings.register_profile(
+    "newsletter",
+    deadline=None,
+    database=None,
+    max_examples=100,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("newsletter")
 
 
 @pytest.fixture(autouse=True)

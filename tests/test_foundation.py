@@ -8,12 +8,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel
 
 import newsletter.models
 from newsletter import tokens
+from newsletter.agencies import AgencyFileError, read_agencies
 from newsletter.config import Settings
 from newsletter.lifecycle import TransitionError, transition
 from newsletter.models import BulletinStatus, utcnow
@@ -126,3 +128,22 @@ def test_the_readme_configuration_table_lists_every_setting() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "name", ["from_address", "reply_to", "unsubscribe_mailto", "partnership_name"]
+)
+def test_a_header_setting_with_a_line_break_is_refused_at_start_up(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ValidationError, match=f"NEWSLETTER_{name.upper()} holds a line break"):
+        make_settings(tmp_path, **{name: "Learning <l@example.org>\r\nBcc: all@example.org"})
+
+
+def test_agencies_yaml_is_read_within_the_yaml_limits(tmp_path: Path) -> None:
+    path = tmp_path / "agencies.yaml"
+    lines = ["x: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"x{n}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 10)}]" for n in range(6)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(AgencyFileError, match="more than 100,000 values"):
+        read_agencies(path)

@@ -36,10 +36,16 @@ app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Every command migrates first; Alembic's INFO lines would drown what the command says.
+    from newsletter.config import get_settings
+    from newsletter.logs import configure_logging
+
+    try:
+        settings = get_settings()
+    except Exception:  # each command reports bad configuration itself, plainly
+        logging.basicConfig(level=logging.INFO)
+    else:
+        configure_logging(settings)  # NEWSLETTER_LOG_FORMAT: text or json
+    # Every command checks the schema first; Alembic's INFO lines would drown what it says.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app()
 

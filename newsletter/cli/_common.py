@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from newsletter.config import Settings, get_settings
-from newsletter.db import engine_from_settings, migrate
+from newsletter.db import SchemaNotCurrent, engine_from_settings, ensure_schema
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -41,9 +41,13 @@ def load_settings() -> Settings:
 
 
 def open_engine(settings: Settings, *, migrate_first: bool = True) -> Engine:
-    """The database engine; brings the schema to head first (cheap when already there)."""
+    """The database engine, its schema checked first (``db.ensure_schema``: the embedded SQLite
+    default migrates itself; PostgreSQL must have been migrated by ``newsletter migrate``)."""
     if migrate_first:
-        migrate(settings.resolved_database_url)
+        try:
+            ensure_schema(settings.resolved_database_url)
+        except SchemaNotCurrent as exc:
+            fail(str(exc))
     return engine_from_settings(settings)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+from pathlib import Path
 
 import typer
 from sqlmodel import Session, func, select
@@ -26,6 +29,22 @@ def load_sample(settings: Settings, session: Session) -> None:
         f"sample subscribers: {report.added} added, {report.unchanged + report.updated} "
         f"already there, {report.rejected} rejected"
     )
+
+
+def _migrate(settings: Settings) -> None:
+    from newsletter.db import current_revision, engine_from_settings, head_revision, migrate
+
+    engine = engine_from_settings(settings)
+    try:
+        before = current_revision(engine)
+    finally:
+        engine.dispose()
+    migrate(settings.resolved_database_url)
+    head = head_revision()
+    if before == head:
+        console.print(f"schema: at {head}, nothing to do")
+    else:
+        console.print(f"schema: migrated from {before or 'an empty database'} to {head}")
 
 
 def load_first_plan(settings: Settings, session: Session) -> None:
@@ -59,7 +78,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create or migrate the database to the newest schema and load the agency catalogue."""
         settings = load_settings()
-        engine = open_engine(settings)
+        _migrate(settings)
+        engine = open_engine(settings, migrate_first=False)
         console.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
         with Session(engine) as session:
             if sample:
@@ -76,17 +96,69 @@ def register(app: typer.Typer) -> None:
         engine.dispose()
 
     @app.command()
+    def backup(
+        out: Path = typer.Argument(..., help="The backup file to write (must not exist)."),
+    ) -> None:
+        """Copy the embedded SQLite database while the service runs (SQLite's online backup).
+
+        On PostgreSQL use pg_dump (docs/operations.md).
+        """
+        from newsletter.backup import BackupError, backup_sqlite
+
+        settings = load_settings()
+        try:
+            result = backup_sqlite(settings.resolved_database_url, out)
+        except BackupError as exc:
+            fail(str(exc))
+        console.print(
+            f"backup written: {out} ({result.bytes:,} bytes, {result.subscribers} subscribers, "
+            f"{result.events} events; integrity check: ok)"
+        )
+
+    @app.command()
+    def migrate() -> None:
+        """Bring the database schema to this version (run once per deploy, before starting)."""
+        settings = load_settings()
+        _migrate(settings)
+
+    @app.command()
     def serve(
         host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            help="Web worker processes (they share nothing but the database).",
+        ),
     ) -> None:
-        """Serve the web app: tracking, unsubscribe, archive, webhooks, admin."""
+        """Serve the web app: tracking, unsubscribe, archive, webhooks, admin.
+
+        Never migrates PostgreSQL (run `newsletter migrate` at deploy time); refuses to start
+        on a database behind this version.
+        """
         import uvicorn
 
-        from newsletter.web import create_app
+        from newsletter.logs import uvicorn_log_config
 
         settings = load_settings()
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        open_engine(settings).dispose()  # the schema checked (SQLite: migrated) once, here
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # The workers' own metrics (event recorder) are added up across them (procmetrics).
+            folder = settings.data_dir.resolve() / "metrics" / f"serve-{port}"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        uvicorn.run(
+            "newsletter.web.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=uvicorn_log_config(settings),
+            proxy_headers=True,
+            timeout_graceful_shutdown=20,
+        )
 
     @app.command()
     def run(
@@ -94,8 +166,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port to listen on."),
     ) -> None:
         """Everything in one process on the embedded default (SQLite, outbox, scheduler)."""
-        import uvicorn
-
+        from newsletter.cli.serving import serve_app
         from newsletter.web import create_app
 
         settings = load_settings()
@@ -124,7 +195,9 @@ def register(app: typer.Typer) -> None:
         scheduler = SchedulerService(settings)
         scheduler.start_in_thread()
         try:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+            serve_app(create_app(settings), host=host, port=port)
         finally:
-            scheduler.stop_thread()
+            # A send the scheduler started stops after its batch in flight (serve_app has
+            # asked it to); what remains is resumed by the next run.
+            scheduler.stop_thread(timeout=4.0)
             scheduler.engine.dispose()

@@ -3,6 +3,7 @@
 from newsletter.dispatch.deliver import RetryPolicy
 from newsletter.dispatch.preview import DryRun, DryRunRow, dry_run, send_test_copies
 from newsletter.dispatch.send import send_bulletin, stop_send
+from newsletter.dispatch.shutdown import request_shutdown, shutdown_requested
 from newsletter.dispatch.summary import (
     AgencyCounts,
     DispatchError,
@@ -21,7 +22,9 @@ __all__ = [
     "SendInProgress",
     "SendSummary",
     "dry_run",
+    "request_shutdown",
     "send_bulletin",
     "send_test_copies",
+    "shutdown_requested",
     "stop_send",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.dispatch import ledger, messages
 from newsletter.dispatch.deliver import Delivered, RetryPolicy, Sleep, deliver
+from newsletter.dispatch.shutdown import pause, shutdown_requested
 from newsletter.dispatch.summary import Progress, SendSummary
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Batch, Transport
@@ -203,24 +205,47 @@ def _record(
 
 @contextmanager
 def _ctrl_c_stops_after_this_batch(interrupted: threading.Event) -> Iterator[None]:
-    """In the main thread, the first Ctrl-C asks the send to stop once the batch in flight is
-    recorded (no row is left "unknown" by an operator's pause); a second one interrupts at
-    once, as usual. Elsewhere (a scheduler thread) signals are not ours to handle."""
+    """In the main thread, the first Ctrl-C (or SIGTERM, as a service manager sends) asks the
+    send to stop once the batch in flight is recorded (no row is left "unknown" by an
+    operator's pause), and ends any wait between retries; a second one interrupts at once, as
+    usual. Elsewhere (a scheduler thread) signals are not ours to handle: the process's own
+    handler calls :func:`~newsletter.dispatch.shutdown.request_shutdown` instead. (This
+    handler does not: it stops this send only, not the process.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def first_ctrl_c(signum: int, frame: FrameType | None) -> None:
-        log.warning("stopping after the batch in flight (press Ctrl-C again to abort now)")
+    def first_signal(signum: int, frame: FrameType | None) -> None:
+        log.warning("stopping after the batch in flight (signal again to abort now)")
         interrupted.set()
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    signal.signal(signal.SIGINT, first_ctrl_c)
+    for sig in previous:
+        signal.signal(sig, first_signal)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interruptible(sleep: Sleep, stopping: Callable[[], bool], wake: threading.Event) -> Sleep:
+    """The default wait between retries (:func:`~newsletter.dispatch.shutdown.pause`), made
+    to end as soon as this send is asked to stop; an injected ``sleep`` (tests) is kept."""
+    if sleep is not pause:
+        return sleep
+
+    def wait(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not stopping():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            wake.wait(min(left, 0.25))
+
+    return wait
 
 
 SQLITE_CACHE_KIB = 16 * 1024
@@ -278,6 +303,11 @@ def run_batches(
     page = pages.next()
     previous: tuple[Delivered, int] | None = None
     interrupted = threading.Event()
+
+    def stopping() -> bool:
+        return interrupted.is_set() or shutdown_requested()
+
+    waiting = _interruptible(sleep, stopping, interrupted)
     with (
         _ctrl_c_stops_after_this_batch(interrupted),
         _larger_sqlite_cache(conn),
@@ -300,9 +330,10 @@ def run_batches(
                         "stopped by a person after the batch in flight was recorded; "
                         "it stays stopped until a person resumes it"
                     )
-                if interrupted.is_set() and summary.stopped is None:
+                if stopping() and summary.stopped is None:
+                    who = "the operator" if interrupted.is_set() else "the process stopping"
                     summary.stopped = (
-                        "interrupted by the operator after the batch in flight was recorded; "
+                        f"interrupted by {who} after the batch in flight was recorded; "
                         f"run `newsletter bulletin send {bulletin.month}` to resume"
                     )
                 if page is None or summary.stopped is not None:
@@ -323,7 +354,13 @@ def run_batches(
                 page = pages.next()
                 continue
             future = worker.submit(
-                deliver, transport, batch, policy=policy, clock=clock, sleep=sleep
+                deliver,
+                transport,
+                batch,
+                policy=policy,
+                clock=clock,
+                sleep=waiting,
+                stopping=stopping,
             )
             variant = page.variant
             page = pages.next()  # overlaps with the transport's network wait
@@ -336,7 +373,7 @@ def run_batches(
             if delivered.batch_error is not None:
                 failed_batches += 1
                 message = f"batch {batch_no} ({variant.agency}): {delivered.batch_error}"
-                log.error("%s", message)
+                log.error("%s", message, extra={"batch": batch_no})
                 if len(summary.errors) < 20:
                     summary.errors.append(message)
                 if progress is not None:

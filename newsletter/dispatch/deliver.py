@@ -7,7 +7,10 @@ whether the whole send must stop. The caller records it.
 transport raises / returns  what happens to the batch's recipients
 ==========================  =========================================================
 results                     each recipient's own outcome; ``deferred`` ones retried
-RateLimited (429)           wait until ``reset_at`` (capped), try again
+RateLimited (429)           wait until ``reset_at`` (capped; without one, back off),
+                            try again. Throttling is flow control, not an error: it
+                            never spends an attempt, so a bulletin never fails on
+                            429s alone (the wait ends early if the send is stopped)
 RetryableError (5xx, conn)  exponential backoff with jitter, bounded attempts; when
                             exhausted: back to ``pending`` and the send stops
 PermanentError (400, 413)   ``failed`` with the provider's error; counts to the
@@ -59,10 +62,11 @@ class RetryPolicy:
         return float(ceiling / 2 + self.rng.uniform(0, ceiling / 2))
 
     def rate_limit_wait(self, reset_at: datetime | None, now: datetime, attempt: int) -> float:
-        """Until the provider's reset time (capped); without one, the ordinary backoff."""
+        """Until the provider's reset time (capped; at least a second, so a reset already
+        past does not turn into a tight loop); without one, the ordinary backoff."""
         if reset_at is None:
             return self.backoff(attempt)
-        return min(self.max_wait, max(0.0, (reset_at - now).total_seconds()))
+        return min(self.max_wait, max(1.0, (reset_at - now).total_seconds()))
 
 
 @dataclass
@@ -75,7 +79,8 @@ class Delivered:
     pending: list[Recipient] = field(default_factory=list)
     batch_error: str | None = None  # counts towards the error threshold
     stop: str | None = None  # the whole send must stop (auth, provider down)
-    attempts: int = 0
+    attempts: int = 0  # requests that counted (every one but those throttled)
+    throttled: int = 0  # requests answered "too many requests" (429)
 
 
 def _detail(exc: Exception) -> str:
@@ -90,15 +95,39 @@ def deliver(
     policy: RetryPolicy,
     clock: Clock,
     sleep: Sleep,
+    stopping: Callable[[], bool] | None = None,
 ) -> Delivered:
-    """Send ``batch`` through ``transport``, retrying what may be retried."""
+    """Send ``batch`` through ``transport``, retrying what may be retried.
+
+    ``stopping`` is asked before every retry: once it says yes, what is left goes back to
+    ``pending`` (nothing of it left) and the send stops, so a shutdown is never held up by a
+    long rate-limit wait (``sleep`` should return early too).
+    """
     out = Delivered()
     remaining: Sequence[Recipient] = batch.recipients
     while remaining:
+        if stopping is not None and stopping():
+            out.pending.extend(remaining)
+            out.stop = "the send was stopped while this batch waited to be sent again"
+            return out
         out.attempts += 1
         attempt = out.attempts
         try:
             results = transport.send(dataclasses.replace(batch, recipients=list(remaining)))
+        except RateLimited as exc:
+            # Not an attempt: the provider asks us to slow down, and nothing was sent.
+            out.attempts -= 1
+            out.throttled += 1
+            wait = policy.rate_limit_wait(exc.reset_at, clock.now(), out.throttled)
+            log.warning(
+                "batch of %d: %s; waiting %.1fs for the rate limit (%d in a row)",
+                len(remaining),
+                exc,
+                wait,
+                out.throttled,
+            )
+            sleep(wait)
+            continue
         except AuthenticationError as exc:
             out.pending.extend(remaining)
             out.stop = f"the {transport.name} transport refused our credentials: {_detail(exc)}"
@@ -121,10 +150,7 @@ def deliver(
                     f"{_detail(exc)}"
                 )
                 return out
-            if isinstance(exc, RateLimited):
-                wait = policy.rate_limit_wait(exc.reset_at, clock.now(), attempt)
-            else:
-                wait = policy.backoff(attempt)
+            wait = policy.backoff(attempt)
             log.warning(
                 "batch of %d: %s; retrying in %.1fs (attempt %d of %d)",
                 len(remaining),

@@ -15,10 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from newsletter.dispatch.summary import SendInProgress
-from newsletter.locks import AdvisoryLock, FileLock, lock_file_beside
+from newsletter.locks import (
+    AdvisoryLock,
+    FileLock,
+    advisory_lock_held,
+    file_lock_held,
+    lock_file_beside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +51,21 @@ def send_lock(conn: Connection, *, bulletin_id: int, month: str) -> Iterator[Non
         yield
     finally:
         lock.release()
+
+
+def sender_alive(engine: Engine, *, bulletin_id: int) -> bool:
+    """Whether some process holds the send lock of ``bulletin_id`` now (a send is running).
+
+    A bulletin left ``sending`` with nobody holding its lock was being sent by a process that
+    died: the lock went with its database session (or its file descriptor). Probing never
+    blocks and never keeps the lock.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            return advisory_lock_held(conn, _NAMESPACE + bulletin_id)
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return False
+    return file_lock_held(
+        lock_file_beside(engine.url, f"send-{bulletin_id}.lock", fallback_dir=Path("."))
+    )

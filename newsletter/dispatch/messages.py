@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from newsletter.config import Settings
 from newsletter.models import Bulletin, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN
+from newsletter.textcheck import one_line
 from newsletter.tokens import agency_token, delivery_token_signer
 from newsletter.transports.base import Batch, Recipient
 from newsletter.urls import unsubscribe_url
@@ -87,6 +88,7 @@ class RecipientFactory:
     def __call__(
         self, *, delivery_id: int, agency: str, email: str, name: str, subscriber_token: str
     ) -> Recipient:
+        name = one_line(name)  # anything stored before names were checked on entry
         return Recipient(
             delivery_id=delivery_id,
             email=email,
@@ -113,7 +115,10 @@ class RecipientFactory:
         prefix = self._unsubscribe_prefix
         suffix = self._message_id_suffix
         out = []
-        for delivery_id, agency, email, name, subscriber_token in rows:
+        for delivery_id, agency, email, stored_name, subscriber_token in rows:
+            # A name stored before names were checked on entry may hold a line break: it is
+            # flattened here so that no transport is ever handed one for a header.
+            name = one_line(stored_name)
             token = (
                 sign(delivery_id)
                 if sign is not None
@@ -142,7 +147,7 @@ def variant_batch(
 ) -> Batch:
     """One variant's shared content addressed to ``recipients``."""
     return Batch(
-        subject=f"{subject_prefix}{variant.subject}",
+        subject=one_line(f"{subject_prefix}{variant.subject}"),
         html=variant.html,
         text=variant.text,
         recipients=recipients,

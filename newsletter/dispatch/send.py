@@ -19,7 +19,6 @@ The order of things is the contract (save, then send):
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select, update
@@ -31,8 +30,10 @@ from newsletter.dispatch import ledger
 from newsletter.dispatch.batches import run_batches, transaction
 from newsletter.dispatch.deliver import RetryPolicy, Sleep
 from newsletter.dispatch.lock import send_lock
+from newsletter.dispatch.shutdown import pause
 from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
 from newsletter.lifecycle import TransitionError, transition
+from newsletter.logs import log_context
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
 from newsletter.transports.base import Transport
 
@@ -165,11 +166,12 @@ def send_bulletin(
 
     Raises :class:`DispatchError` when the send cannot start. Problems during the send do not
     raise: they are in the summary (``stopped``, ``errors``) and the ledger. ``sleep`` waits
-    between retries (tests inject one that moves a fake clock); ``policy`` defaults to the
+    between retries (tests inject one that moves a fake clock; the default ends early when the
+    process is stopping, see :mod:`newsletter.dispatch.shutdown`); ``policy`` defaults to the
     settings' attempts and longest wait. A ``stopped`` send resumes only with
     ``resume_stopped`` (a person asked for it).
     """
-    sleep = sleep or time.sleep
+    sleep = sleep or pause  # a wait that ends when the process is asked to stop
     policy = policy or RetryPolicy(
         max_attempts=settings.send_max_attempts, max_wait=settings.send_max_wait
     )
@@ -177,7 +179,10 @@ def send_bulletin(
         with transaction(conn) as session:
             bulletin_id = load_bulletin(session, month).id
         assert bulletin_id is not None
-        with send_lock(conn, bulletin_id=bulletin_id, month=month):
+        with (
+            send_lock(conn, bulletin_id=bulletin_id, month=month),
+            log_context(bulletin_id=bulletin_id, month=month),
+        ):
             return _send_locked(
                 conn,
                 settings,

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from newsletter.models import Audience
 from newsletter.plan.links import is_vague_link_text, markdown_links, url_problem
@@ -32,7 +33,7 @@ from newsletter.plan.model import (
     Source,
     Theme,
 )
-from newsletter.plan.raw import MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
+from newsletter.plan.raw import MARKDOWN_MAX, MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
 from newsletter.plan.slots import SlotError, send_time, validate_slot
 from newsletter.plan.snapshot import CATALOGUE_DIR, PLAN_FILE, THEMES_DIR, Snapshot
 from newsletter.plan.yamlfile import Loc, field_path, locate, read_yaml, to_plain, validate
@@ -261,17 +262,28 @@ class Checker:
         self._check_markdown(doc, (*loc, "summary"), plain.get("summary"))
 
     def _check_markdown(self, doc: _Doc, loc: Loc, value: Any) -> None:
-        """Links written inside Markdown text follow the same rules as catalogue links."""
-        if not isinstance(value, str):
-            return
+        """Links written inside Markdown text follow the same rules as catalogue links; a
+        link that would not be safe in an email (``javascript:``, ``data:``...) is refused."""
+        if not isinstance(value, str) or len(value) > MARKDOWN_MAX:
+            return  # an over-long text is refused by its field's own check
+        node = _node_at(doc.doc, loc)
+        # A literal block (``|``) keeps its lines: a link's line in the file is exact.
+        first = locate(doc.doc, loc)
+        exact = isinstance(node, LiteralScalarString) and first is not None
         for link in markdown_links(value):
+            where = "an image in this text" if link.image else "a link in this text"
+            line = first + link.line if exact and first is not None else first
             problem = url_problem(link.url)
             if problem:
-                self.errors.append(doc.error(loc, f"a link in this text: {problem}"))
-            if is_vague_link_text(link.text):
                 self.errors.append(
-                    doc.error(
-                        loc,
+                    PlanError(doc.display, line, field_path(loc), f"{where}: {problem}")
+                )
+            if not link.image and is_vague_link_text(link.text):
+                self.errors.append(
+                    PlanError(
+                        doc.display,
+                        line,
+                        field_path(loc),
                         f"a link in this text says {link.text!r}, which does not say where it "
                         "goes; name the page or course instead",
                     )
@@ -471,6 +483,17 @@ class Checker:
                             f"{self.catalogue_files[use.item.id]} or choose another course",
                         )
                     )
+
+
+def _node_at(doc: Any, loc: Loc) -> Any:
+    """The value at ``loc`` as ruamel read it (keeping its style), or None."""
+    node = doc
+    for step in loc:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
 
 
 def _day(day: date) -> str:

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from newsletter.plan.links import url_problem
 from newsletter.plan.model import ItemKind
+from newsletter.textcheck import control_problem
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -26,10 +27,38 @@ _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 AUDIENCES = ("children", "adults")
 
 
+MARKDOWN_MAX = 10_000  # characters in one Markdown field; the longest sample intro is ~600
+LINE_MAX = 300  # characters in a one-line field (titles, subjects, link words)
+
+
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("is empty; write something here or remove the field")
     return value.strip()
+
+
+def _line(value: str) -> str:
+    """One line of plain text: it may end up in an email header (the subject) or a title."""
+    value = _text(value)
+    problem = control_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    if len(value) > LINE_MAX:
+        raise ValueError(f"is {len(value):,} characters long; keep it under {LINE_MAX}")
+    return value
+
+
+def _markdown(value: str) -> str:
+    value = _text(value)
+    problem = control_problem(value, multiline=True)
+    if problem is not None:
+        raise ValueError(problem)
+    if len(value) > MARKDOWN_MAX:
+        raise ValueError(
+            f"is {len(value):,} characters long; keep it under {MARKDOWN_MAX:,} "
+            "(a bulletin is read in a few minutes)"
+        )
+    return value
 
 
 def _month(value: Any) -> str:
@@ -92,6 +121,8 @@ def _calendar_date(value: Any) -> dt.date:
 
 
 Text = Annotated[str, AfterValidator(_text)]
+Line = Annotated[str, AfterValidator(_line)]
+Markdown = Annotated[str, AfterValidator(_markdown)]
 Month = Annotated[str, BeforeValidator(_month)]
 ItemId = Annotated[str, AfterValidator(_item_id)]
 Kind = Annotated[str, AfterValidator(_kind)]
@@ -125,12 +156,12 @@ class PlanRaw(_Raw):
 class ItemRaw(_Raw):
     id: ItemId
     kind: Kind
-    title: Text
-    summary: Text
+    title: Line
+    summary: Markdown
     url: Url
-    link_text: Text
-    points: list[Text] = []
-    format: Text | None = None
+    link_text: Line
+    points: list[Line] = []
+    format: Line | None = None
     booking_closes: CalendarDate | None = None
     agencies: list[Text] | None = None
     retired: bool = False  # kept for the months that used it; no new month may
@@ -150,23 +181,23 @@ class SendRaw(_Raw):
 
 class UseRaw(_Raw):
     ref: Text
-    note: Text | None = None
+    note: Markdown | None = None
     agencies: list[Text] | None = None
 
 
 class SectionRaw(_Raw):
-    title: Text
-    intro: Text | None = None
+    title: Line
+    intro: Markdown | None = None
     feedback: bool = True
     items: list[UseRaw]
 
 
 class ThemeRaw(_Raw):
     month: Month
-    title: Text
-    subject: Text
-    preheader: Text
+    title: Line
+    subject: Line
+    preheader: Line
     audience: list[AudienceName] = Field(min_length=1)
     send: SendRaw | None = None
-    intro: Text
+    intro: Markdown
     sections: list[SectionRaw] = Field(min_length=1)

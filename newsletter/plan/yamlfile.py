@@ -16,18 +16,29 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from newsletter.plan.model import PlanError
+from newsletter.yamllimits import YamlLimitExceeded, check_size, load_within_limits
 
 Loc = Sequence[str | int]
 
 
 def read_yaml(data: bytes, display: str) -> tuple[CommentedMap | None, list[PlanError]]:
-    """Parse one file's bytes; a document that is not a mapping of fields is an error."""
+    """Parse one file's bytes; a document that is not a mapping of fields is an error.
+
+    Limits (:mod:`newsletter.yamllimits`: size, depth, what aliases expand to) are checked
+    before anything is built from the file.
+    """
+    try:
+        check_size(data)
+    except YamlLimitExceeded as exc:
+        return None, [PlanError(display, exc.line, "", exc.message)]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None, [PlanError(display, None, "", "is not UTF-8 text; save it as UTF-8")]
     try:
-        doc = YAML(typ="rt").load(text)
+        doc = load_within_limits(YAML(typ="rt"), text)
+    except YamlLimitExceeded as exc:
+        return None, [PlanError(display, exc.line, "", exc.message)]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -17,7 +17,7 @@ from newsletter.reports.bookings import BookingImportError, import_bookings
 from newsletter.reports.bulletin import BulletinReport, build_bulletin_report
 from newsletter.reports.cache import refresh_report_cache
 from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
-from newsletter.reports.html import bulletin_html, training_html
+from newsletter.reports.html import CHARTS, board_chart, board_context, bulletin_html, training_html
 from newsletter.reports.output import Output, bulletin_output, training_output
 from newsletter.reports.pdf import PdfUnavailable
 from newsletter.reports.rollup import roll_up_events
@@ -26,11 +26,13 @@ from newsletter.reports.training import (
     DEFAULT_KINDS,
     ReportError,
     TrainingReport,
+    agency_names,
     build_training_report,
 )
 
 __all__ = [
     "ALL_KINDS",
+    "CHARTS",
     "DEFAULT_KINDS",
     "FORMATS",
     "BoardReport",
@@ -41,6 +43,9 @@ __all__ = [
     "PdfUnavailable",
     "ReportError",
     "TrainingReport",
+    "agency_names",
+    "board_chart",
+    "board_context",
     "build_board_report",
     "build_bulletin_report",
     "build_training_report",

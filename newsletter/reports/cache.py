@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlmodel import Session, col
 
-from newsletter.db import dialect_insert
+from newsletter.db import dialect_insert, read_session, session_scope
 from newsletter.models import (
     BulletinEventsVersion,
     Delivery,
@@ -90,86 +91,118 @@ def refresh_report_cache(session: Session, bulletin_ids: Collection[int]) -> lis
     """Bring the cached rows of these (existing) bulletins up to date; returns the ids
     recomputed.
 
-    When anything was recomputed, the session is committed so that the next report can use
-    it: call it (the report builders do) with a session that holds no other pending work.
+    The aggregation (seconds on a big bulletin) runs in a read-only transaction, which on
+    SQLite holds no write lock, so clicks are recorded meanwhile; only storing the computed
+    rows takes a short write transaction (newsletter.shortwrites' rule). The rows are stored
+    with the events version read before aggregating, in the same transaction as their state
+    row, so whichever of two concurrent refreshes commits last leaves a consistent pair (an
+    older one is simply recomputed by the next report).
+
+    ``session`` is committed first (call it with a session holding no other pending work, as
+    the report builders do) and its engine used for the rest.
     """
-    stale = stale_bulletins(session, bulletin_ids)
-    if not stale:
-        return []
-    ids = sorted(stale)
+    session.commit()  # end the caller's transaction: on SQLite it would hold the write lock
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with read_session(engine) as reading:
+        stale = stale_bulletins(reading, bulletin_ids)
+        if not stale:
+            return []
+        ids = sorted(stale)
+        computed = _compute(reading, ids)
     now = utcnow()
-    state: Any = ReportCacheState.__table__  # type: ignore[attr-defined]
-    claim = dialect_insert(session, state).values(
-        [{"bulletin_id": b, "version": v, "computed_at": now} for b, v in sorted(stale.items())]
-    )
-    claim = claim.on_conflict_do_update(
-        index_elements=["bulletin_id"],
-        set_={"version": claim.excluded.version, "computed_at": claim.excluded.computed_at},
-    )
-    session.execute(claim)
-    session.execute(delete(ReportCache).where(col(ReportCache.bulletin_id).in_(ids)))
-    session.execute(delete(ReportCacheReason).where(col(ReportCacheReason.bulletin_id).in_(ids)))
-    for level in (RollupLevel.bulletin, RollupLevel.link):
-        query = engagement_select(level, bulletin_ids=ids, types=CACHED_TYPES[level])
-        _insert_level(session, level, query)
-    # Items on several links of one bulletin: one person clicking both is one person, so they
-    # need their own distinct counts (an item on one link has that link's counts).
-    for bulletin_id, keys in _shared_items(session, ids).items():
-        link_ids = [i for ids_ in keys.values() for i in ids_]
-        _insert_level(
-            session,
-            RollupLevel.item,
-            engagement_select(
-                RollupLevel.item,
-                bulletin_ids=[bulletin_id],
-                types=CACHED_TYPES[RollupLevel.item],
-                link_ids=link_ids,
-                item_keys=keys,
-            ),
+    with session_scope(engine) as writing:
+        state: Any = ReportCacheState.__table__  # type: ignore[attr-defined]
+        claim = dialect_insert(writing, state).values(
+            [{"bulletin_id": b, "version": v, "computed_at": now} for b, v in sorted(stale.items())]
         )
-    _insert_sent(session, ids)
-    session.execute(
-        insert(ReportCacheReason).from_select(
-            ["bulletin_id", "rules_version", "reason", "events"], reasons_select(bulletin_ids=ids)
+        claim = claim.on_conflict_do_update(
+            index_elements=["bulletin_id"],
+            set_={"version": claim.excluded.version, "computed_at": claim.excluded.computed_at},
         )
-    )
-    session.commit()
+        writing.execute(claim)
+        writing.execute(delete(ReportCache).where(col(ReportCache.bulletin_id).in_(ids)))
+        writing.execute(
+            delete(ReportCacheReason).where(col(ReportCacheReason.bulletin_id).in_(ids))
+        )
+        if computed.cache:
+            writing.execute(insert(ReportCache), computed.cache)
+        if computed.sent:
+            writing.execute(insert(ReportCache), computed.sent)
+        if computed.reasons:
+            writing.execute(insert(ReportCacheReason), computed.reasons)
     log.info("report cache recomputed for %d bulletins", len(ids))
     return ids
 
 
-def _insert_sent(session: Session, bulletin_ids: list[int]) -> None:
+@dataclass
+class _Computed:
+    cache: list[dict[str, Any]]
+    sent: list[dict[str, Any]]  # fewer columns than ``cache``: inserted on their own
+    reasons: list[dict[str, Any]]
+
+
+def _compute(session: Session, ids: list[int]) -> _Computed:
+    """The cache rows of these bulletins, aggregated from raw and rolled-up events."""
+    cache: list[dict[str, Any]] = []
+    for level in (RollupLevel.bulletin, RollupLevel.link):
+        query = engagement_select(level, bulletin_ids=ids, types=CACHED_TYPES[level])
+        cache.extend(_rows(session, level, query))
+    # Items on several links of one bulletin: one person clicking both is one person, so they
+    # need their own distinct counts (an item on one link has that link's counts).
+    for bulletin_id, keys in _shared_items(session, ids).items():
+        link_ids = [i for ids_ in keys.values() for i in ids_]
+        cache.extend(
+            _rows(
+                session,
+                RollupLevel.item,
+                engagement_select(
+                    RollupLevel.item,
+                    bulletin_ids=[bulletin_id],
+                    types=CACHED_TYPES[RollupLevel.item],
+                    link_ids=link_ids,
+                    item_keys=keys,
+                ),
+            )
+        )
+    reason_columns = ["bulletin_id", "rules_version", "reason", "events"]
+    reasons = [
+        dict(zip(reason_columns, row, strict=True))
+        for row in session.execute(reasons_select(bulletin_ids=ids))
+    ]
+    return _Computed(cache, _sent_rows(session, ids), reasons)
+
+
+def _sent_rows(session: Session, bulletin_ids: list[int]) -> list[dict[str, Any]]:
     """Deliveries the transport accepted, per (bulletin, agency snapshot); erased subscribers'
     deliveries keep their agency and still count."""
     sent = (
-        select(
-            literal(RollupLevel.bulletin.value),
-            col(Delivery.bulletin_id),
-            col(Delivery.agency),
-            literal(SENT),
-            func.count(),
-            func.count(),
-        )
+        select(col(Delivery.bulletin_id), col(Delivery.agency), func.count())
         .where(
             col(Delivery.bulletin_id).in_(bulletin_ids),
             col(Delivery.status) == DeliveryStatus.sent.value,
         )
         .group_by(col(Delivery.bulletin_id), col(Delivery.agency))
     )
-    session.execute(
-        insert(ReportCache).from_select(
-            ["level", "bulletin_id", "agency", "type", "events_all", "deliveries_all"], sent
-        )
-    )
+    return [
+        {
+            "level": RollupLevel.bulletin.value,
+            "bulletin_id": bulletin_id,
+            "agency": agency,
+            "type": SENT,
+            "events_all": n,
+            "deliveries_all": n,
+        }
+        for bulletin_id, agency, n in session.execute(sent)
+    ]
 
 
-def _insert_level(session: Session, level: RollupLevel, query: Any) -> None:
+def _rows(session: Session, level: RollupLevel, query: Any) -> list[dict[str, Any]]:
     rows = query.subquery()
-    session.execute(
-        insert(ReportCache).from_select(
-            ["level", *_CACHE_COLUMNS], select(literal(level.value), *rows.c)
-        )
-    )
+    return [
+        {"level": level.value, **dict(zip(_CACHE_COLUMNS, row, strict=True))}
+        for row in session.execute(select(*rows.c))
+    ]
 
 
 def _shared_items(

@@ -60,14 +60,16 @@ def _table(title: str, columns: Sequence[Column], records: Sequence[dict[str, Va
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     for column, twin in paired(columns):
         label = column.label + (" (raw)" if twin is not None else "")
-        table.add_column(label, justify="left" if column.kind == "text" else "right")
+        table.add_column(
+            label, justify="left" if column.kind == "text" else "right", overflow="fold"
+        )
     for record in records:
         table.add_row(*(pair_text(record, c, t) for c, t in paired(columns)))
     return table
 
 
-def _console_text(*parts: Any) -> str:
-    console = Console(record=True, width=400, file=io.StringIO(), highlight=False)
+def _console_text(*parts: Any, width: int = 400) -> str:
+    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
     for part in parts:
         console.print(part)
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
@@ -228,7 +230,18 @@ def bulletin_text(report: BulletinReport, *, fmt: Format, min_count: int) -> str
             shown = records
             if key == "links":
                 shown = [r for r in records if r.get("kind") not in public.INTERNAL_KINDS]
-            tables.append(_table(title, public.for_people(cols), shown))
+            if key == "by_agency":
+                shown = [
+                    {
+                        **r,
+                        "agency": "All agencies"
+                        if r["agency"] == "all"
+                        else report.agencies.get(str(r["agency"]), r["agency"]),
+                    }
+                    for r in records
+                ]
+            human = [c for c in public.for_people(cols) if not c.key.endswith("_raw")]
+            tables.append(_table(title, human, shown))
         internal = [
             r for r in public.link_records(report, min_count) if r["kind"] in public.INTERNAL_KINDS
         ]
@@ -240,10 +253,11 @@ def bulletin_text(report: BulletinReport, *, fmt: Format, min_count: int) -> str
         return _console_text(
             f"Bulletin {report.month}: {report.theme}",
             *tables,
-            "Figures: human-estimated (raw, machine activity included).",
+            "Figures: human-estimated; with machine activity included: --format csv or json.",
             f"–* not shown: built on fewer than {min_count} people." if min_count > 0 else "",
             machine,
             hidden,
             *appendix,
+            width=100,
         )
     raise ValueError(f"unknown format {fmt!r}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     and_,
     case,
     distinct,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from newsletter.db import read_session, session_scope
 from newsletter.eventlog import delete_events
 from newsletter.models import Event, EventRollup, Link, MachineReasonRollup, RollupLevel, utcnow
 from newsletter.reports.aggregate import MEASURES, item_key_expression
@@ -53,41 +55,79 @@ _COLUMNS = [
 def roll_up_events(session: Session, *, before: datetime) -> int:
     """Roll every event that occurred before ``before`` into ``event_rollup`` and delete it.
 
-    Runs in the caller's transaction (commit to keep it). Returns how many events were
-    rolled up. Calling it again with the same cut-off does nothing.
+    A bulk writer (newsletter.shortwrites): one bulletin at a time, its roll-up rows are
+    aggregated in a read-only transaction (no write lock on SQLite) and then stored, and its
+    raw events deleted, in one short write transaction, so clicks are recorded meanwhile.
+    Groups never span bulletins (a delivery belongs to one), so rolling up bulletin by bulletin
+    gives the same rows as all at once; an interrupted run leaves whole bulletins done and the
+    rest to the next run. ``session`` is committed first and its engine used. Returns how many
+    events were rolled up. Calling it again with the same cut-off does nothing.
     """
     if before.tzinfo is None:
         raise ValueError("before must be timezone-aware (UTC)")
-    # Every statement below works on the same events, even if old-dated events are recorded
-    # meanwhile (each PostgreSQL statement sees its own snapshot): those with id <= last.
-    last = session.execute(
-        select(func.max(col(Event.id))).where(col(Event.occurred_at) < before)
-    ).scalar()
-    if last is None:
-        return 0
+    session.commit()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with read_session(engine) as reading:
+        # Every statement below works on the same events, even if old-dated events are
+        # recorded meanwhile: those with id <= last.
+        last = reading.execute(
+            select(func.max(col(Event.id))).where(col(Event.occurred_at) < before)
+        ).scalar()
+        if last is None:
+            return 0
+        bulletins = sorted(
+            reading.execute(
+                select(col(Event.bulletin_id))
+                .where(col(Event.occurred_at) < before, col(Event.id) <= last)
+                .distinct()
+            ).scalars(),
+            key=lambda b: (b is None, b or 0),
+        )
     now = utcnow()
-    for level in RollupLevel:
-        session.execute(
-            insert(EventRollup).from_select(_COLUMNS, _rollup_select(level, before, last, now))
+    count = 0
+    for bulletin_id in bulletins:
+        only = (
+            col(Event.bulletin_id).is_(None)
+            if bulletin_id is None
+            else col(Event.bulletin_id) == bulletin_id
         )
-    reasons = (
-        select(
-            col(Event.bulletin_id),
-            col(Event.rules_version),
-            col(Event.machine_reason),
-            func.count(),
-        )
-        .where(col(Event.occurred_at) < before, col(Event.id) <= last, col(Event.machine).is_(True))
-        .group_by(col(Event.bulletin_id), col(Event.rules_version), col(Event.machine_reason))
-    )
-    session.execute(
-        insert(MachineReasonRollup).from_select(
-            ["bulletin_id", "rules_version", "reason", "events"], reasons
-        )
-    )
-    # The numbers stay the same, but the rows they come from change: the deletion bumps the
-    # report version of every bulletin it touches, so the reports recompute to be sure.
-    count = delete_events(session, (col(Event.occurred_at) < before) & (col(Event.id) <= last))
+        with read_session(engine) as reading:
+            rows = [
+                dict(zip(_COLUMNS, row, strict=True))
+                for level in RollupLevel
+                for row in reading.execute(_rollup_select(level, before, last, now).where(only))
+            ]
+            reasons = [
+                dict(zip(["bulletin_id", "rules_version", "reason", "events"], row, strict=True))
+                for row in reading.execute(
+                    select(
+                        col(Event.bulletin_id),
+                        col(Event.rules_version),
+                        col(Event.machine_reason),
+                        func.count(),
+                    )
+                    .where(
+                        col(Event.occurred_at) < before,
+                        col(Event.id) <= last,
+                        col(Event.machine).is_(True),
+                        only,
+                    )
+                    .group_by(
+                        col(Event.bulletin_id), col(Event.rules_version), col(Event.machine_reason)
+                    )
+                )
+            ]
+        with session_scope(engine) as writing:
+            if rows:
+                writing.execute(insert(EventRollup), rows)
+            if reasons:
+                writing.execute(insert(MachineReasonRollup), reasons)
+            # The numbers stay the same, but the rows they come from change: the deletion
+            # bumps the report version of the bulletin, so the reports recompute to be sure.
+            count += delete_events(
+                writing, (col(Event.occurred_at) < before) & (col(Event.id) <= last) & only
+            )
     log.info("rolled up %d events older than %s", count, before.isoformat())
     return count
 

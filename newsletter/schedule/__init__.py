@@ -12,7 +12,7 @@ When a month goes out is plan knowledge (:mod:`newsletter.plan.slots`); this pac
 """
 
 from newsletter.schedule.deps import Deps, PlanUnavailable
-from newsletter.schedule.leader import Leadership, leadership_for
+from newsletter.schedule.leader import Leadership, leader_present, leadership_for
 from newsletter.schedule.notify import Notifier
 from newsletter.schedule.outlook import outlook
 from newsletter.schedule.runner import SchedulerService, stored_jobs
@@ -30,6 +30,7 @@ __all__ = [
     "SchedulerService",
     "TickReport",
     "default_deps",
+    "leader_present",
     "leadership_for",
     "local_text",
     "outlook",

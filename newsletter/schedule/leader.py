@@ -22,7 +22,13 @@ from sqlalchemy.pool import NullPool
 
 from newsletter.config import Settings
 from newsletter.db import make_engine
-from newsletter.locks import AdvisoryLock, FileLock, lock_file_beside
+from newsletter.locks import (
+    AdvisoryLock,
+    FileLock,
+    advisory_lock_held,
+    file_lock_held,
+    lock_file_beside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +108,17 @@ def leadership_for(settings: Settings) -> Leadership:
     if backend == "sqlite":
         return FileLock(lock_file_beside(url, "scheduler.lock", fallback_dir=settings.data_dir))
     raise NotImplementedError(f"no scheduler leadership for {backend}")
+
+
+def leader_present(settings: Settings) -> bool:
+    """Whether some scheduler process holds the leadership lock now (for monitoring)."""
+    leadership = leadership_for(settings)
+    if isinstance(leadership, PostgresLeadership):
+        engine = make_engine(leadership.url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                return advisory_lock_held(conn, leadership.key)
+        finally:
+            engine.dispose()
+    assert isinstance(leadership, FileLock)
+    return file_lock_held(leadership.path)

@@ -42,7 +42,8 @@ from sqlalchemy import Engine, inspect, select
 
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings, get_settings
-from newsletter.db import engine_from_settings, make_engine, migrate, session_scope
+from newsletter.db import engine_from_settings, ensure_schema, make_engine, session_scope
+from newsletter.dispatch import request_shutdown
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
 from newsletter.schedule.deps import Deps
@@ -384,19 +385,25 @@ def stored_jobs(engine: Engine) -> list[tuple[str, datetime | None]]:
 
 def main() -> None:
     """``python scheduler.py``: the scheduler on its own, until SIGTERM or Ctrl-C."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from newsletter.logs import configure_logging
+
     settings = get_settings()
-    migrate(settings.resolved_database_url)
-    service = SchedulerService(settings, blocking=True)
+    configure_logging(settings)
+    # SQLite (embedded) migrates itself; PostgreSQL must have been migrated at deploy time.
+    ensure_schema(settings.resolved_database_url)
+    # A standby tries to lead as often as a leader ticks (at most every 15 s): a dead leader's
+    # sends are resumed within about one tick.
+    service = SchedulerService(
+        settings, blocking=True, standby_retry=min(15.0, float(settings.schedule_tick_seconds))
+    )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
+        log.info("signal %d: stopping (a send in progress stops after its batch in flight)", signum)
+        request_shutdown()
         service.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     service.run()
+    service.join_sends(timeout=8.0)
     service.engine.dispose()

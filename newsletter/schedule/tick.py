@@ -10,7 +10,13 @@ bulletins, works out where each month stands on its :class:`~.timeline.Timeline`
   paused. Unapproved: do not send, mark it ``missed`` and alert. Paused or stale: alert, and
   send if a person fixes it within the grace window;
 * a slot passed by more than NEWSLETTER_SEND_GRACE_HOURS (scheduler down, paused, stale):
-  never sent by the scheduler; marked ``missed`` and alerted. Only a person sends it then.
+  never sent by the scheduler; marked ``missed`` and alerted. Only a person sends it then;
+* a send whose process died (the bulletin is ``sending`` but nobody holds its send lock, which
+  went with the dead process's database session): resumed, within the grace window counted
+  from the later of its slot and its start, with the unknown-batch rule (deliveries that were
+  in flight become ``unknown`` and are not resent; ``--retry-unknown`` is a person's call),
+  and the approvers are told. A send a person stopped is ``failed`` (or paused), not
+  ``sending``, and stays stopped.
 
 Every step is claimed in ``schedule_action`` before (or in the same transaction as) its effect,
 so running a tick twice, late, after a restart or in a second process does no harm.
@@ -29,6 +35,7 @@ from sqlmodel import Session, col, select
 from newsletter.accounts import approvers
 from newsletter.clock import Clock
 from newsletter.config import Settings
+from newsletter.dispatch.lock import sender_alive
 from newsletter.dispatch.summary import SendInProgress
 from newsletter.lifecycle import TransitionError, transition
 from newsletter.models import Bulletin, BulletinStatus
@@ -43,6 +50,7 @@ log = logging.getLogger(__name__)
 # Statuses the scheduler still acts on; any other belongs to a send or to a person.
 OPEN = frozenset({BulletinStatus.draft, BulletinStatus.approved, BulletinStatus.scheduled})
 DEFAULT_LEAD_DAYS = 10
+MAX_TAKEOVERS = 3  # a send that kills its process every time is left to a person after this
 
 
 SendRunner = Callable[[str, Callable[[], None]], None]  # (month, the send) -> None
@@ -84,6 +92,7 @@ class Lifecycle:
         )
         self._last_problem: str | None = None  # log a plan problem when it changes, not per tick
         self._said: set[str] = set()  # problems without a bulletin row to record them on
+        self._own_sends: set[str] = set()  # months this process is sending (or about to)
 
     def _approvers(self) -> list[str]:
         with Session(self.engine) as session:
@@ -189,6 +198,9 @@ class Lifecycle:
             bulletin = self._build(plan, tl, now, report)
             if bulletin is None:
                 return
+        if bulletin.status == BulletinStatus.sending:
+            self._take_over_if_orphaned(bulletin, tl, now, report)
+            return
         if bulletin.status not in OPEN:
             return
         if planned and bulletin.send_at != tl.slot:
@@ -333,7 +345,76 @@ class Lifecycle:
             return
         log.info("%s: sending (slot %s, now %s)", tl.month, self._local(tl.slot), self._local(now))
         report.done.append(f"{tl.month}: send started")
-        self.run_send(tl.month, lambda: self._sending(bulletin, tl, now))
+        self._start_send(bulletin, tl, now)
+
+    def _take_over_if_orphaned(
+        self, bulletin: Bulletin, tl: Timeline, now: datetime, report: TickReport
+    ) -> None:
+        """Resume a send whose process died (see the module docstring)."""
+        assert bulletin.id is not None
+        if tl.month in self._own_sends or bulletin.schedule_paused:
+            return  # our own send is starting or running; a paused one waits for a person
+        if sender_alive(self.engine, bulletin_id=bulletin.id):
+            return
+        with Session(self.engine) as session:
+            actions = done_actions(session, bulletin.id)
+        if Action.send_failed in actions:
+            return  # the approvers were told the scheduler leaves this send to them
+        taken = sum(1 for a in actions if a.startswith("takeover-"))
+        started = bulletin.send_started_at or tl.slot
+        window_end = max(tl.grace_until, started + self.grace)
+        if now >= window_end or taken >= MAX_TAKEOVERS:
+            self._alert_once(
+                bulletin,
+                Action.orphan_expired,
+                now,
+                f"STOPPED: the {tl.month} bulletin's send was interrupted and not resumed",
+                f"The send of the {tl.month} bulletin stopped when its process died, and "
+                f"either more than {self.settings.send_grace_hours:g} hours have passed or it "
+                f"was resumed {MAX_TAKEOVERS} times already, so the scheduler will not resume "
+                "it. See who got it with\n\n"
+                f"    newsletter report bulletin {tl.month}\n\nand finish it with\n\n"
+                f"    newsletter bulletin send {tl.month}\n",
+            )
+            return
+        with Session(self.engine) as session:
+            claimed = claim(
+                session, bulletin.id, f"takeover-{taken + 1}", at=now, detail="sender died"
+            )
+            session.commit()
+        if not claimed:
+            return
+        log.warning(
+            "%s: its send was interrupted (the sending process died); resuming it",
+            tl.month,
+            extra={"bulletin_id": bulletin.id, "month": tl.month},
+        )
+        report.done.append(f"{tl.month}: resumed an interrupted send")
+        try:
+            self.notifier.notify(
+                f"Resumed: the {tl.month} bulletin's send was interrupted",
+                f"The send of the {tl.month} bulletin ({bulletin.subject}) stopped when the "
+                "process sending it died. The scheduler has resumed it: everyone not yet sent "
+                "to will get it once.\nMessages that were on their way to the provider at that "
+                "moment are marked 'unknown' and are NOT sent again (they may have arrived). "
+                "Once the send has finished, see how many with\n\n"
+                f"    newsletter report bulletin {tl.month}\n\nand, if you decide to, resend "
+                f"them with\n\n    newsletter bulletin send {tl.month} --retry-unknown\n",
+            )
+        except Exception:  # the send matters more than the email about it
+            log.exception("%s: could not tell the approvers about the resumed send", tl.month)
+        self._start_send(bulletin, tl, now)
+
+    def _start_send(self, bulletin: Bulletin, tl: Timeline, now: datetime) -> None:
+        self._own_sends.add(tl.month)
+
+        def send() -> None:
+            try:
+                self._sending(bulletin, tl, now)
+            finally:
+                self._own_sends.discard(tl.month)
+
+        self.run_send(tl.month, send)
 
     def _sending(self, bulletin: Bulletin, tl: Timeline, now: datetime) -> None:
         """The send itself, then its outcome checked: inline, or in a thread of its own."""

@@ -30,6 +30,7 @@ class Action(StrEnum):
     paused = "paused-alert"  # alert: paused at its slot
     missed = "missed"  # marked missed (the status change and this row commit together)
     missed_alert = "missed-alert"
+    orphan_expired = "orphan-expired-alert"  # alert: a dead sender's send, past its window
 
 
 # Reminders while unapproved, by how long before the slot they go.

@@ -5,7 +5,8 @@ modules, one concept each: ``addresses`` (normalisation and agency domains), ``c
 (reading the file), ``importer`` (judging and storing rows, streamed), ``changes``
 (unsubscribe, preferences, bounces, erasure), ``access`` (subject access, export, listing),
 ``sync`` (an agency's complete list, with leavers), ``suppressions`` (another tool's
-opt-outs), ``sample`` (the demo's data).
+opt-outs), ``sample`` (the demo's data), ``fields`` (the rules for a subscriber's own fields,
+called by every way in: import, sign-up, sync, API).
 """
 
 from newsletter.subscribers.access import (
@@ -39,9 +40,10 @@ from newsletter.subscribers.changes import (
     unsubscribed_at_provider,
 )
 from newsletter.subscribers.csvfile import COLUMNS, ImportFileError, parse_audiences
+from newsletter.subscribers.fields import NAME_MAX, FieldError, clean_name
 from newsletter.subscribers.health import STATUSES as LIST_STATUSES
 from newsletter.subscribers.health import AgencyHealth, ListHealth, list_health
-from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv
+from newsletter.subscribers.importer import ImportReport, RowIssue, import_csv, import_file
 from newsletter.subscribers.sample import load_sample
 from newsletter.subscribers.signup import (
     CONFIRM_WITHIN,
@@ -63,11 +65,13 @@ __all__ = [
     "DEFAULT_MAX_LEAVERS",
     "EXPORT_COLUMNS",
     "LIST_STATUSES",
+    "NAME_MAX",
     "AddressError",
     "AgencyDomains",
     "AgencyHealth",
     "ConfirmState",
     "DeliveryRecord",
+    "FieldError",
     "ImportFileError",
     "ImportReport",
     "ListHealth",
@@ -83,6 +87,7 @@ __all__ = [
     "agency_choice",
     "audiences_text",
     "check_token",
+    "clean_name",
     "confirm_signup",
     "consent_wording",
     "erase",
@@ -90,6 +95,7 @@ __all__ = [
     "find_by_email",
     "find_by_token",
     "import_csv",
+    "import_file",
     "import_suppressions",
     "iter_subscribers",
     "list_health",

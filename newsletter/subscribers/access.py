@@ -30,7 +30,7 @@ def _guard(value: str) -> str:
 
     The importer strips that quote again, so an export re-imports unchanged.
     """
-    return "'" + value if value[:1] in FORMULA_STARTS and value[:1] else value
+    return "'" + value if value[:1] and value[0] in FORMULA_STARTS else value
 
 
 def audiences_text(subscriber: Subscriber) -> str:
@@ -134,6 +134,8 @@ def export_csv(
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for s in iter_subscribers(session, agency=agency, status=status):
-        writer.writerow([s.email, _guard(s.name), s.agency, audiences_text(s), s.status])
+        # Every text column is guarded: an address may start with = or + as well as a name.
+        cells = (s.email or "", s.name, s.agency, audiences_text(s), str(s.status))
+        writer.writerow([_guard(cell) for cell in cells])
         count += 1
     return count

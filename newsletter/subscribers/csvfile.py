@@ -17,8 +17,15 @@ from newsletter.models import SubscriberStatus
 
 COLUMNS = ("email", "name", "agency", "audiences", "status")
 REQUIRED_HEADER = "email,name,agency,audiences"  # what error messages suggest
-FORMULA_STARTS = "=+-@"
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): = + - @, and a tab
+# or carriage return before one of them.
+FORMULA_STARTS = "=+-@\t\r"
 _SNIFF_BYTES = 8192
+MAX_FILE_BYTES = 500_000_000  # a million subscribers is about 60 MB
+MAX_LINE_BYTES = (
+    1_000_000  # one physical line (a row is under 1 KB; longer cells are rejected by row)
+)
+MAX_RECORD_LINES = 20  # physical lines one record (a quoted field with line breaks) may span
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AUDIENCE_SPLIT = re.compile(r"[\s;,/|+&]+")
 _AUDIENCE_WORDS: dict[str, tuple[bool, bool]] = {
@@ -104,17 +111,54 @@ def open_csv(source: Path | IO[bytes]) -> IO[bytes]:
     return raw
 
 
-def _decoded_lines(raw: IO[bytes]) -> Iterator[str]:
-    """The file's lines as text, decoded one by one so a bad byte is blamed on its line."""
-    for number, data in enumerate(raw, start=1):
-        if number == 1 and data.startswith(codecs.BOM_UTF8):
-            data = data[len(codecs.BOM_UTF8) :]
-        try:
-            yield data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"line {number}: not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"
-            ) from None
+class _Lines:
+    """The file's lines as text, decoded one by one so a bad byte is blamed on its line.
+
+    Limits are enforced while reading, so memory stays bounded whatever the file holds: a
+    line is read at most :data:`MAX_LINE_BYTES` (+1) at a time, the whole file at most
+    :data:`MAX_FILE_BYTES`, and one record (a quoted field may span lines) at most
+    :data:`MAX_RECORD_LINES` lines, since an unclosed quote would otherwise swallow the rest
+    of the file into one field.
+    """
+
+    def __init__(self, raw: IO[bytes], max_bytes: int) -> None:
+        self.raw = raw
+        self.max_bytes = max_bytes
+        self.number = 0  # lines read
+        self.record_start = 1  # first line of the record being read
+        self.total = 0
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            data = self.raw.readline(MAX_LINE_BYTES + 1)
+            if not data:
+                return
+            self.number += 1
+            self.total += len(data)
+            number = self.number
+            if self.total > self.max_bytes:
+                raise ImportFileError(
+                    f"the file is larger than {_megabytes(self.max_bytes)}; "
+                    "split it into smaller files"
+                )
+            if len(data) > MAX_LINE_BYTES:
+                raise ImportFileError(
+                    f"line {number}: longer than {MAX_LINE_BYTES:,} bytes; a subscriber "
+                    "row is far shorter (is this the right file?)"
+                )
+            if number - self.record_start >= MAX_RECORD_LINES:
+                raise ImportFileError(
+                    f"line {self.record_start}: a quoted field runs on for more than "
+                    f'{MAX_RECORD_LINES} lines; check for a missing closing quote (")'
+                )
+            if number == 1 and data.startswith(codecs.BOM_UTF8):
+                data = data[len(codecs.BOM_UTF8) :]
+            try:
+                yield data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    f"line {number}: not UTF-8 text; save the spreadsheet as 'CSV UTF-8'"
+                ) from None
 
 
 def read_header(fields: list[str], line: int) -> dict[str, int]:
@@ -143,12 +187,19 @@ def read_header(fields: list[str], line: int) -> dict[str, int]:
     return {n: i for i, n in enumerate(names) if n in COLUMNS}
 
 
-def records(raw: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, fields) of every non-blank CSV record; file errors raised."""
-    reader = csv.reader(_decoded_lines(raw), strict=True)
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:g} MB"
+
+
+def records(raw: IO[bytes], *, max_bytes: int = MAX_FILE_BYTES) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, fields) of every non-blank CSV record; file errors raised, among
+    them a file longer than ``max_bytes``."""
+    lines = _Lines(raw, max_bytes)
+    reader = csv.reader(lines, strict=True)
     line = 0
     while True:
         start = line + 1
+        lines.record_start = start
         try:
             fields = next(reader)
         except StopIteration:

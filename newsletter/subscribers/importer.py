@@ -10,9 +10,15 @@ Contract of :func:`import_csv`:
   caller rolls back, so nothing is stored.
 * Any other problem rejects only that row, reported with its line number and reason: bad
   address, unknown agency, duplicate in the file (case-insensitive), suppressed address, bad
-  audiences, over-long field, extra columns.
-* Valid rows are upserted in chunks with ``INSERT ... ON CONFLICT (email) DO UPDATE`` inside
-  the caller's transaction (the caller commits once: all or nothing).
+  audiences, over-long field, extra columns, a name holding a line break or another
+  control character (:func:`~newsletter.subscribers.fields.clean_name`).
+* Valid rows are upserted in chunks with ``INSERT ... ON CONFLICT (email) DO UPDATE``:
+  :func:`import_csv` inside the caller's transaction (the caller commits once: all or nothing;
+  fine for small files such as the sample), :func:`import_file` the way every bulk writer
+  writes (:mod:`newsletter.shortwrites`): the whole file is read and judged first without a
+  write lock and its writes (upserts, status changes, suppressions) staged on disk, then
+  applied in short transactions of about 100 ms, so clicks recorded meanwhile never wait
+  long. A file that cannot be read changes nothing.
 * Idempotent: importing the same file twice adds and updates nothing the second time.
 * Never re-subscribes anyone who left: a row for an unsubscribed person is counted under
   ``kept_out`` and not touched (the upsert's ``WHERE status = 'active'`` guards the same rule
@@ -37,10 +43,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Engine, bindparam, select, text, update
 from sqlmodel import Session, col
 
-from newsletter.db import dialect_insert
+from newsletter.db import dialect_insert, read_session
 from newsletter.models import (
     Agency,
     LawfulBasis,
@@ -49,9 +55,11 @@ from newsletter.models import (
     SubscriberStatus,
     Suppression,
 )
+from newsletter.shortwrites import DEFAULT_BUDGET, Stage, apply_in_chunks
 from newsletter.subscribers.addresses import AddressError, AgencyDomains, parse_address
 from newsletter.subscribers.changes import suppress
 from newsletter.subscribers.csvfile import (
+    MAX_FILE_BYTES,
     REQUIRED_HEADER,
     ImportFileError,
     open_csv,
@@ -62,6 +70,7 @@ from newsletter.subscribers.csvfile import (
     shorten,
     unguard,
 )
+from newsletter.subscribers.fields import FieldError, clean_name
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +161,10 @@ class _Importer:
         now: datetime,
         source: Source = Source.import_,
         lawful_basis: LawfulBasis = LawfulBasis.public_task,
+        stage: Stage | None = None,
     ) -> None:
         self.session = session
+        self.stage = stage  # set: writes are staged for import_file, not done here
         self.report = report
         self.agencies = _Agencies(session)
         self.default_agency: str | None = None
@@ -222,11 +233,16 @@ class _Importer:
                 report.reject(line, "no agency: fill the agency column or pass --agency", raw_email)
                 return None
             agency = found
+        try:
+            name = clean_name(cell("name") or parsed.display_name)
+        except FieldError as exc:
+            report.reject(line, str(exc), raw_email)
+            return None
         return _Row(
             line=line,
             email=parsed.email,
             address_hash=parsed.address_hash,
-            name=cell("name") or parsed.display_name,
+            name=name,
             agency=agency,
             audiences=audiences,
             raw_email=raw_email,
@@ -315,7 +331,7 @@ class _Importer:
                 children, adults = row.audiences or (True, True)
                 values.append(self._new(row, children, adults))
                 if row.status in _SUPPRESSING and not dry_run:
-                    suppress(session, row.address_hash, reason=_SUPPRESSING[row.status])
+                    self._suppress(row.address_hash, _SUPPRESSING[row.status])
                 report.added += 1
                 continue
             name, agency, cur_children, cur_adults, status = current
@@ -339,7 +355,16 @@ class _Importer:
             values.append(self._new(row, children, adults) | {"name": wanted[0]})
             report.updated += 1
         if values and not dry_run:
-            self._upsert(values)
+            if self.stage is not None:
+                self.stage.extend({"op": "upsert", **v} for v in values)
+            else:
+                self._upsert(values)
+
+    def _suppress(self, address_hash: str, reason: str) -> None:
+        if self.stage is not None:
+            self.stage.add({"op": "suppress", "address_hash": address_hash, "reason": reason})
+        else:
+            suppress(self.session, address_hash, reason=reason)
 
     def _stop(self, row: _Row, current: SubscriberStatus, *, dry_run: bool) -> bool:
         """Apply a status cell (unsubscribed, bounced, complained) to a stored person.
@@ -356,14 +381,19 @@ class _Importer:
         if dry_run:
             return True
         if row.status in _SUPPRESSING:
-            suppress(self.session, row.address_hash, reason=_SUPPRESSING[row.status])
-        result = self.session.execute(
-            update(Subscriber)
-            .where(col(Subscriber.email) == row.email)
-            .where(col(Subscriber.status).in_([s.value for s in leaving]))
-            .values(status=row.status.value, status_changed_at=self.now, updated_at=self.now)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            self._suppress(row.address_hash, _SUPPRESSING[row.status])
+        if self.stage is not None:
+            # Applied later, guarded the same way: True here means "will change".
+            self.stage.add(
+                {
+                    "op": "stop",
+                    "email": row.email,
+                    "status": row.status.value,
+                    "leaving": [s.value for s in leaving],
+                }
+            )
+            return True
+        return _stop_statement(self.session, row.email, row.status.value, leaving, self.now)
 
     def _new(self, row: _Row, children: bool, adults: bool) -> dict[str, Any]:
         status = row.status or SubscriberStatus.active
@@ -393,22 +423,40 @@ class _Importer:
 
     def _statement(self) -> Any:
         if self._upsert_statement is None:
-            table = Subscriber.__table__  # type: ignore[attr-defined]
-            insert = dialect_insert(self.session, table)
-            excluded = insert.excluded
-            self._upsert_statement = insert.on_conflict_do_update(
-                index_elements=["email"],
-                set_={
-                    "name": excluded.name,
-                    "agency": excluded.agency,
-                    "serves_children": excluded.serves_children,
-                    "serves_adults": excluded.serves_adults,
-                    "updated_at": excluded.updated_at,
-                },
-                # Someone who left since we looked stays out.
-                where=table.c.status == SubscriberStatus.active.value,
-            )
+            self._upsert_statement = upsert_statement(self.session)
         return self._upsert_statement
+
+
+def upsert_statement(session: Session) -> Any:
+    """The subscriber upsert: insert, or update name, agency and audiences of an active one."""
+    table = Subscriber.__table__  # type: ignore[attr-defined]
+    insert = dialect_insert(session, table)
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=["email"],
+        set_={
+            "name": excluded.name,
+            "agency": excluded.agency,
+            "serves_children": excluded.serves_children,
+            "serves_adults": excluded.serves_adults,
+            "updated_at": excluded.updated_at,
+        },
+        # Someone who left since we looked stays out.
+        where=table.c.status == SubscriberStatus.active.value,
+    )
+
+
+def _stop_statement(
+    session: Session, email: str, status: str, leaving: list[Any], now: datetime
+) -> bool:
+    """Move a stored person to ``status`` if they are still in one of ``leaving``."""
+    result = session.execute(
+        update(Subscriber)
+        .where(col(Subscriber.email) == email)
+        .where(col(Subscriber.status).in_([str(s) for s in leaving]))
+        .values(status=status, status_changed_at=now, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _create_seen_table(session: Session) -> None:
@@ -432,6 +480,8 @@ def import_csv(
     chunk_size: int = CHUNK_SIZE,
     on_progress: ProgressCallback | None = None,
     source: Source = Source.import_,
+    max_bytes: int = MAX_FILE_BYTES,
+    stage: Stage | None = None,
 ) -> ImportReport:
     """Import a subscriber CSV inside the caller's transaction (see the module docstring).
 
@@ -439,8 +489,10 @@ def import_csv(
     ``source`` is recorded as where added subscribers came from (lawful basis: public task).
     ``default_agency`` fills rows whose agency cell is empty (else the domain's agency, if
     only one agency claims it). With ``dry_run`` nothing is written; the report says what an
-    import would do. Raises ImportFileError when the file as a whole is unusable: the caller
-    must then roll back.
+    import would do. Raises ImportFileError when the file as a whole is unusable (among other
+    things, longer than ``max_bytes``, or a line or quoted field without end: limits are
+    enforced while reading): the caller must then roll back.
+    With ``stage`` the writes go there instead of into the database (see :func:`import_file`).
     """
     report = ImportReport(dry_run=dry_run)
     importer = _Importer(
@@ -450,10 +502,11 @@ def import_csv(
         consent_source=consent_source,
         now=now,
         source=source,
+        stage=stage,
     )
     raw = open_csv(file)
     try:
-        rows_in = records(raw)
+        rows_in = records(raw, max_bytes=max_bytes)
         header = next(rows_in, None)
         if header is None:
             raise ImportFileError(f"the file is empty; expected a header row {REQUIRED_HEADER}")
@@ -492,6 +545,70 @@ def import_csv(
     return report
 
 
+_DATETIMES = ("status_changed_at", "consent_at", "created_at", "updated_at")
+
+
+def _decode_staged(row: dict[str, Any]) -> dict[str, Any]:
+    for name in _DATETIMES:
+        if row.get(name) is not None:
+            row[name] = datetime.fromisoformat(row[name])
+    return row
+
+
+def import_file(
+    engine: Engine,
+    file: Path | IO[bytes],
+    *,
+    now: datetime,
+    consent_source: str,
+    default_agency: str | None = None,
+    dry_run: bool = False,
+    on_progress: ProgressCallback | None = None,
+    source: Source = Source.import_,
+    budget: float = DEFAULT_BUDGET,
+) -> ImportReport:
+    """Import a subscriber CSV as a bulk writer must (see the module docstring).
+
+    First the whole file is read and judged with a read-only session (no write lock held) and
+    the writes it needs are staged on disk; then they are applied in short transactions of
+    about ``budget`` seconds. Raises ImportFileError, having written nothing, when the file as
+    a whole is unusable. The report is the same as :func:`import_csv`'s.
+    """
+    with Stage(decode=_decode_staged) as stage:
+        with read_session(engine) as session:
+            report = import_csv(
+                session,
+                file,
+                now=now,
+                consent_source=consent_source,
+                default_agency=default_agency,
+                dry_run=dry_run,
+                on_progress=on_progress,
+                source=source,
+                stage=stage,
+            )
+        if dry_run or not len(stage):
+            return report
+        statement: list[Any] = []
+
+        def apply(session: Session, rows: list[dict[str, Any]]) -> None:
+            upserts = [
+                {k: v for k, v in r.items() if k != "op"} for r in rows if r["op"] == "upsert"
+            ]
+            if upserts:
+                if not statement:
+                    statement.append(upsert_statement(session))
+                session.execute(statement[0], upserts)
+            for r in rows:
+                if r["op"] == "suppress":
+                    suppress(session, r["address_hash"], reason=r["reason"])
+                elif r["op"] == "stop":
+                    _stop_statement(session, r["email"], r["status"], r["leaving"], now)
+
+        apply_in_chunks(engine, stage, apply, budget=budget)
+    return report
+
+
 def _position(raw: IO[bytes]) -> int:
     try:
         return raw.tell()
@@ -499,4 +616,4 @@ def _position(raw: IO[bytes]) -> int:
         return 0
 
 
-__all__: Sequence[str] = ("ImportReport", "RowIssue", "import_csv")
+__all__: Sequence[str] = ("ImportReport", "RowIssue", "import_csv", "import_file")

@@ -48,6 +48,7 @@ from newsletter.models import (
 )
 from newsletter.subscribers.addresses import AgencyDomains
 from newsletter.subscribers.changes import new_token
+from newsletter.subscribers.fields import clean_name
 from newsletter.tokens import address_hash
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,12 @@ def request_signup(
     wording: str,
     now: datetime,
 ) -> str | None:
-    """Store a pending sign-up; the confirmation token, or None when asked too often."""
+    """Store a pending sign-up; the confirmation token, or None when asked too often.
+
+    Raises :class:`~newsletter.subscribers.fields.FieldError` for a name that breaks the rule
+    every way in shares (callers check it first, to show the person a message).
+    """
+    name = clean_name(request.name)
     purge_expired_signups(session, now=now)
     if not ratelimit.hit(session, ratelimit.SIGNUP_ADDRESS, request.email, now=now).allowed:
         log.info("sign-up: the address asked too often within the hour; no email sent")
@@ -130,7 +136,7 @@ def request_signup(
     expires = now + CONFIRM_WITHIN
     pending = PendingSignup(
         email=request.email,
-        name=request.name,
+        name=name,
         agency=request.agency,
         serves_children=request.children,
         serves_adults=request.adults,

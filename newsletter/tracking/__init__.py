@@ -16,7 +16,7 @@ from newsletter.tracking.provider_events import (
     store_events,
     verify_signature,
 )
-from newsletter.tracking.recorder import EventRecord, Recorder, RecorderClosed
+from newsletter.tracking.recorder import EventRecord, Recorder, RecorderClosed, StillWaiting
 from newsletter.tracking.registry import DeliveryInfo, LinkInfo, Registry
 from newsletter.tracking.rules import RULES_VERSION, Hit, Judgement, MachineRules, RuleSettings
 from newsletter.tracking.tracker import MISS, ClickTarget, Reader, Tracker, Visit, rule_settings
@@ -39,6 +39,7 @@ __all__ = [
     "RecorderClosed",
     "Registry",
     "RuleSettings",
+    "StillWaiting",
     "StoreResult",
     "Tracker",
     "Visit",

@@ -6,7 +6,8 @@ non-2xx answer for a day. So:
 * the signature (ECDSA P-256 over ``timestamp + raw body``, checked by the sendgrid helper) is
   verified before anything is parsed; the raw bytes are used, never re-serialised JSON;
 * each event is stored once: ``sg_event_id`` is ``Event.provider_event_id`` (unique) and the
-  insert is ``ON CONFLICT DO NOTHING``, so a redelivered batch stores nothing new;
+  insert is ``ON CONFLICT DO NOTHING``, so a redelivered batch stores nothing new; an event
+  without ``sg_event_id`` is keyed by a digest of its content (:func:`event_key`);
 * state changes are monotonic guarded UPDATEs, safe in any order and any number of times:
   a delivery dispatch left ``unknown`` becomes ``sent`` on any event of it (``processed``
   first of all: SendGrid accepted the message); a hard bounce (``bounce`` with ``type``
@@ -22,8 +23,10 @@ non-2xx answer for a day. So:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -104,10 +107,23 @@ def verify_signature(
         return False
 
 
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
 def parse_events(raw: bytes) -> list[dict[str, Any]]:
     """The events of a webhook body; :class:`MalformedEvents` unless a JSON array of objects."""
     try:
-        data = json.loads(raw)
+        # NaN, Infinity and numbers too large for a float are not JSON (RFC 8259), though
+        # Python's parser takes them; a database's JSON column refuses them at insert time.
+        data = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedEvents(f"not JSON: {exc}") from exc
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -145,6 +161,25 @@ def _normalise(email: str) -> str:
 
 def _str(value: object, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) else None
+
+
+CONTENT_KEY_PREFIX = "content:"
+
+
+def event_key(event: dict[str, Any]) -> str:
+    """The event's de-duplication key: SendGrid's ``sg_event_id`` when it has one; otherwise a
+    digest of the whole event (keys sorted), so a batch re-posted without ids is stored once.
+
+    The trade-off: two events without ids that are identical in every field (same type,
+    address, timestamp to the second, user agent...) count once. SendGrid gives every real
+    event an id; only hand-made or replayed posts lack one.
+    """
+    given = event.get("sg_event_id")
+    if isinstance(given, str) and given.strip():
+        return given[:100]
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return CONTENT_KEY_PREFIX + digest
 
 
 class _Batch:
@@ -219,7 +254,7 @@ class _Batch:
             "seconds_since_delivery": since,
             "method": None,
             "user_agent": _str(event.get("useragent"), 500),
-            "provider_event_id": _str(event.get("sg_event_id"), 100),
+            "provider_event_id": event_key(event),
             # The raw event, for whoever inspects what matched nothing or is of a new type.
             "payload": event if delivery is None or kind is None else None,
         }

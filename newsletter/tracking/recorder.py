@@ -13,6 +13,13 @@ Contract:
 * Handing over never blocks on the database; the wait ends with None once committed, or with
   the exception that prevented it (a batch that fails is retried record by record, so one bad
   record cannot take its neighbours down with it).
+* A busy database never loses an event: while the write fails because the database is locked
+  (SQLite's single writer held by another process past the busy timeout; a PostgreSQL lock
+  timeout, deadlock or serialisation failure) the batch is retried, with a growing pause, for
+  up to ``patience`` seconds (default ten minutes); records arriving meanwhile queue behind it.
+  Only after that, or once the recorder is closing and the lock is still held after
+  ``close``'s timeout, is the batch given up and logged as lost. An unreachable database fails
+  the batch at once, as before (the pixel is still served, the redirect still answered).
 * :meth:`Recorder.close` stops accepting records, flushes everything already submitted, and
   joins the thread (the web app calls it on shutdown). A record submitted after close raises
   :class:`RecorderClosed`.
@@ -26,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,8 +43,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from newsletter import procmetrics
 from newsletter.clock import Clock, SystemClock
 from newsletter.eventlog import MachineFlag, flag_machine, insert_events
 from newsletter.models import EventSource, EventType
@@ -45,6 +55,10 @@ log = logging.getLogger(__name__)
 
 class RecorderClosed(RuntimeError):
     """The recorder has been closed: no more records are accepted."""
+
+
+class StillWaiting(TimeoutError):
+    """The record is not committed yet (the database is busy); it stays queued and will be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +128,17 @@ class Recorder:
         max_batch: int = 1000,
         name: str = "event-recorder",
         clock: Clock | None = None,
+        patience: float = 600.0,
+        answer_within: float | None = None,
     ) -> None:
         self._engine = engine
         self._clock: Clock = clock or SystemClock()
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._name = name
+        self._patience = patience
+        self._answer_within = answer_within
+        self._closing_deadline: float | None = None
         self._queue: queue.SimpleQueue[_Ticket | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -154,7 +173,9 @@ class Recorder:
         """Record from a coroutine: returns once committed; raises what prevented it.
 
         Records arriving on the loop within ``max_delay`` travel to the writer together, and
-        the writer wakes the loop once per batch, not once per record.
+        the writer wakes the loop once per batch, not once per record. A wait longer than the
+        recorder's ``answer_within`` ends with :class:`StillWaiting`; the record stays queued
+        and is committed when the database lets it (nothing is lost by answering first).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -178,6 +199,8 @@ class Recorder:
                 thread = self._thread
                 if thread is not None:
                     self._queue.put(None)
+                if timeout is not None:
+                    self._closing_deadline = time.monotonic() + timeout
         if thread is not None:
             thread.join(timeout)
 
@@ -190,11 +213,15 @@ class Recorder:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
+            procmetrics.queued(len(ticket.records))  # before the writer can count it out
             self._queue.put(ticket)
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         items = self._pending.pop(loop, [])
         futures = [future for _, future in items]
+        if self._answer_within is not None:
+            # One timer per window, not per request: waiters still waiting then are answered.
+            loop.call_later(self._answer_within, _stop_waiting, futures)
 
         def done(errors: list[BaseException | None]) -> None:
             try:
@@ -248,8 +275,9 @@ class Recorder:
     def _flush(self, batch: list[_Ticket]) -> None:
         records = [record for ticket in batch for record in ticket.records]
         errors: list[BaseException | None]
+        started = time.perf_counter()
         try:
-            self._write(records)
+            self._write_patiently(records)
             errors = [None] * len(records)
         except IntegrityError as exc:
             if len(records) == 1:
@@ -265,6 +293,7 @@ class Recorder:
             # only multiply the wait (a locked SQLite file waits its busy timeout each time).
             log.error("recording %d events failed: %s", len(records), exc)
             errors = [exc] * len(records)
+        procmetrics.written(len(records), time.perf_counter() - started)
         start = 0
         for ticket in batch:
             end = start + len(ticket.records)
@@ -273,6 +302,41 @@ class Recorder:
             except Exception:  # a waiter's callback must not stop the writer
                 log.exception("acknowledging recorded events failed")
             start = end
+
+    def _write_patiently(self, records: list[EventRecord]) -> None:
+        """Write, retrying while the database is busy (locked) (see the contract)."""
+        started = time.monotonic()
+        pause = 0.01
+        attempt = 0
+        while True:
+            try:
+                self._write(records)
+                if attempt:
+                    log.warning(
+                        "%d events committed after %d retries (%.1f s)",
+                        len(records),
+                        attempt,
+                        time.monotonic() - started,
+                    )
+                return
+            except OperationalError as exc:
+                if not _busy(exc):
+                    raise  # unreachable or broken, not busy: waiting would not help
+                attempt += 1
+                deadline = started + self._patience
+                if self._closing_deadline is not None:
+                    deadline = min(deadline, self._closing_deadline)
+                if time.monotonic() + pause > deadline:
+                    log.error("%d events LOST after %d attempts: %s", len(records), attempt, exc)
+                    raise
+                if attempt == 1:
+                    log.warning(
+                        "the database is busy (%s); keeping %d events and retrying",
+                        exc.orig,
+                        len(records),
+                    )
+                time.sleep(pause)  # back off: the database is busy or away, not the data wrong
+                pause = min(pause * 2, 1.0)
 
     def _write_one(self, record: EventRecord) -> BaseException | None:
         try:
@@ -316,6 +380,24 @@ class Recorder:
             except Exception:  # the connection is already broken; nothing more to do
                 log.debug("closing a broken recorder connection failed", exc_info=True)
             self._conn = None
+
+
+_PG_BUSY = {"LockNotAvailable", "DeadlockDetected", "SerializationFailure"}
+
+
+def _busy(exc: OperationalError) -> bool:
+    """Whether the database refused the write because it is busy (worth waiting for)."""
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    return type(orig).__name__ in _PG_BUSY
+
+
+def _stop_waiting(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(StillWaiting("not committed yet; still queued"))
 
 
 def _resolve(futures: list[asyncio.Future[None]], errors: list[BaseException | None]) -> None:

@@ -36,6 +36,8 @@ _MAX_LOCATIONS = 100_000
 _MAX_TOKENS = 200_000
 _URL_SAFE = ":/%#?=@[]!$&'()*+,;"
 
+ANSWER_WITHIN = 5.0  # seconds a reader waits for their event's commit
+
 
 class _Miss(Enum):
     """A cache-only resolution needed the database."""
@@ -114,9 +116,11 @@ class Tracker:
         self.settings = settings
         self.mode = settings.tracking
         self.registry = registry or Registry(engine)
-        self.recorder = recorder or Recorder(engine, clock=clock)
+        # A reader waits at most ANSWER_WITHIN seconds for their event's commit; past that (a
+        # database busy for longer) they are answered and the event stays queued until committed.
+        self.recorder = recorder or Recorder(engine, clock=clock, answer_within=ANSWER_WITHIN)
         self.rules = rules or MachineRules(rule_settings(settings))
-        self._key = settings.secret
+        self._key = settings.verification_keys  # current key first, then previous ones
         self._tokens: dict[str, TokenRef] = {}  # verified tokens only
         self._locations: dict[tuple[str, str, str], str] = {}  # with_utm, memoised
 

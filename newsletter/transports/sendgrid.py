@@ -32,6 +32,7 @@ from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
 from newsletter.personalise import NAME
+from newsletter.textcheck import one_line
 from newsletter.transports.base import (
     AuthenticationError,
     Batch,
@@ -64,8 +65,8 @@ def _address(value: str) -> dict[str, str]:
 
 
 def _safe_name(name: str) -> str:
-    # SendGrid refuses ';' and ',' in to.name.
-    return name.replace(";", " ").replace(",", " ").strip()
+    # SendGrid refuses ';' and ',' in to.name; a line break would reach its MIME headers.
+    return one_line(name).replace(";", " ").replace(",", " ").strip()
 
 
 def build_payload(batch: Batch) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def build_payload(batch: Batch) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "personalizations": personalizations,
         "from": _address(batch.from_address),
-        "subject": batch.subject,
+        "subject": one_line(batch.subject),
         "content": content,
         "tracking_settings": TRACKING_OFF,
     }

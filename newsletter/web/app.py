@@ -14,11 +14,12 @@ from newsletter import __version__
 from newsletter.accounts import seed_approvers
 from newsletter.clock import Clock, SystemClock
 from newsletter.config import Settings
-from newsletter.db import engine_from_settings, migrate
+from newsletter.db import engine_from_settings, ensure_schema
 from newsletter.web import (
     api,
     archive,
     health,
+    metrics,
     signup,
     staff,
     subscriptions,
@@ -36,6 +37,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 BODY_LIMITS: dict[str, int] = {
     api.PREFIX + "/": api.BODY_LIMIT,
     "/admin/lists/upload": 50 << 20,  # a list of half a million people
+    "/webhooks/sendgrid": webhooks.MAX_BODY_BYTES,  # SendGrid posts up to ~768 KB
 }
 
 
@@ -59,8 +61,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own engine and clock; production passes settings only."""
     if engine is None:
-        if run_migrations:
-            migrate(settings.resolved_database_url)
+        if run_migrations:  # the embedded default migrates; PostgreSQL is only checked
+            ensure_schema(settings.resolved_database_url)
         engine = engine_from_settings(settings)
         seed_approver_role(engine, settings)
     app = FastAPI(title="newsletter", version=__version__, docs_url=None, redoc_url=None)
@@ -68,6 +70,7 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(archive.router)
     staff.install(app)
     subscriptions.install(app)
@@ -80,3 +83,17 @@ def create_app(
     app.add_middleware(BodyLimit, default=DEFAULT_LIMIT, limits=BODY_LIMITS)
     app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``newsletter serve --workers N`` worker: settings from the environment.
+
+    The serving command has checked (or, on SQLite, migrated) the schema before starting the
+    workers, so a worker only opens its engine.
+    """
+    from newsletter.config import get_settings
+    from newsletter.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings, run_migrations=False)

@@ -34,10 +34,12 @@ from newsletter.subscribers import (
     CONFIRM_WITHIN,
     AddressError,
     ConfirmState,
+    FieldError,
     SignupRefused,
     SignupRequest,
     agency_choice,
     check_token,
+    clean_name,
     confirm_signup,
     consent_wording,
     parse_address,
@@ -204,8 +206,13 @@ def _validate(form: _Form) -> str | None:
     canonical = None
     if not form.name:
         form.errors["name"] = "Enter your name"
-    elif len(form.name) > _MAX["name"] or any(ord(c) < 32 for c in form.name):
+    elif len(form.name) > _MAX["name"]:
         form.errors["name"] = f"Enter your name in {_MAX['name']} characters or fewer"
+    else:
+        try:
+            clean_name(form.name)  # the rule every way in shares (import, sync, API)
+        except FieldError:
+            form.errors["name"] = "Enter your name on one line, without special characters"
     if not form.email:
         form.errors["email"] = "Enter your work email address"
     else:

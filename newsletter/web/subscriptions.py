@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
+from newsletter import ratelimit
 from newsletter.config import Settings
 from newsletter.models import Agency, EventSource, Subscriber, SubscriberStatus
 from newsletter.subscribers import (
@@ -54,7 +57,9 @@ def form_token(key: bytes, subscriber_token: str, issued: int) -> str:
     return f"{issued}.{_form_mac(key, subscriber_token, issued)}"
 
 
-def check_form_token(key: bytes, subscriber_token: str, value: str, *, now: int) -> bool:
+def check_form_token(
+    key: bytes | Sequence[bytes], subscriber_token: str, value: str, *, now: int
+) -> bool:
     """True when ``value`` was issued by :func:`form_token` for this subscriber, recently."""
     issued_text, sep, mac = value.partition(".")
     if not sep or not issued_text.isdigit() or len(issued_text) > 12:
@@ -62,8 +67,11 @@ def check_form_token(key: bytes, subscriber_token: str, value: str, *, now: int)
     issued = int(issued_text)
     if not (now - FORM_MAX_AGE <= issued <= now + _FORM_CLOCK_SKEW):
         return False
-    expected = _form_mac(key, subscriber_token, issued)
-    return hmac.compare_digest(mac.encode(), expected.encode())
+    keys = (key,) if isinstance(key, bytes) else key
+    return any(
+        hmac.compare_digest(mac.encode(), _form_mac(k, subscriber_token, issued).encode())
+        for k in keys
+    )
 
 
 def _form_mac(key: bytes, subscriber_token: str, issued: int) -> str:
@@ -139,6 +147,19 @@ def unsubscribe_page(
     )
 
 
+def _too_many(request: Request, retry_after: timedelta) -> HTMLResponse:
+    minutes = max(1, math.ceil(retry_after.total_seconds() / 60))
+    response = _message(
+        request,
+        "Too many attempts",
+        f"Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again. "
+        "Nothing was changed.",
+        status_code=429,
+    )
+    response.headers["Retry-After"] = str(int(retry_after.total_seconds()) + 1)
+    return response
+
+
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_now(
     subscriber: TokenSubscriber,
@@ -148,14 +169,23 @@ def unsubscribe_now(
     clock: ClockDep,
 ) -> HTMLResponse:
     """RFC 8058 one-click unsubscribe, and the confirm button's target: 200, no redirect."""
-    unsubscribe(
-        session,
-        subscriber,
-        now=clock.now(),
-        source=EventSource.web,
-        method="POST",
-        user_agent=request.headers.get("user-agent"),
-    )
+    now = clock.now()
+    # Limited per token, never per client (mailbox providers post from shared addresses), and
+    # never refusing a valid token: past the limit nothing more is counted or written unless
+    # the person is still subscribed, and the answer is the same. (An unknown token is a 404
+    # from a read alone: a scanner's made-up tokens write nothing.)
+    within = ratelimit.peek(session, ratelimit.UNSUBSCRIBE_TOKEN, subscriber.token, now=now)
+    if within.allowed:
+        ratelimit.hit(session, ratelimit.UNSUBSCRIBE_TOKEN, subscriber.token, now=now)
+    if within.allowed or subscriber.status == SubscriberStatus.active:
+        unsubscribe(
+            session,
+            subscriber,
+            now=now,
+            source=EventSource.web,
+            method="POST",
+            user_agent=request.headers.get("user-agent"),
+        )
     session.commit()
     return _message(
         request,
@@ -190,9 +220,18 @@ def preferences_save(
     children: Annotated[str, Form()] = "",
     adults: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Apply a preference form (CSRF-checked); nothing changes when the check fails."""
+    """Apply a preference form (CSRF-checked, rate-limited); nothing changes when refused."""
     now = clock.now()
-    if not check_form_token(settings.secret, subscriber.token, csrf, now=int(now.timestamp())):
+    client = request.client.host if request.client else "unknown"
+    by_client = ratelimit.hit(session, ratelimit.PREFERENCES_CLIENT, client, now=now)
+    by_token = ratelimit.hit(session, ratelimit.PREFERENCES_TOKEN, subscriber.token, now=now)
+    session.commit()
+    for decision in (by_client, by_token):
+        if not decision.allowed:
+            return _too_many(request, decision.retry_after)
+    if not check_form_token(
+        settings.verification_keys, subscriber.token, csrf, now=int(now.timestamp())
+    ):
         return _message(
             request,
             "Please try again",

@@ -24,7 +24,15 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.models import EventType, LinkKind
-from newsletter.tracking import MISS, ClickTarget, EventRecord, Reader, Tracker, Visit
+from newsletter.tracking import (
+    MISS,
+    ClickTarget,
+    EventRecord,
+    Reader,
+    StillWaiting,
+    Tracker,
+    Visit,
+)
 from newsletter.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -115,8 +123,19 @@ async def _save(tracker: Tracker, record: EventRecord | None) -> None:
         return
     try:
         await tracker.recorder.record_async(record)
+    except StillWaiting:
+        log.warning(
+            "a %s event is still waiting for the database; answered first",
+            record.type,
+            extra={"delivery_id": record.delivery_id, "bulletin_id": record.bulletin_id},
+        )
     except Exception as exc:
-        log.error("a %s event was not recorded: %s", record.type, exc)
+        log.error(
+            "a %s event was not recorded: %s",
+            record.type,
+            exc,
+            extra={"delivery_id": record.delivery_id, "bulletin_id": record.bulletin_id},
+        )
 
 
 class TrackingMiddleware:

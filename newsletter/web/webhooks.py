@@ -4,7 +4,9 @@ Answers: 403 (nothing stored) when no public key is configured (unless verificat
 off deliberately with NEWSLETTER_SENDGRID_WEBHOOK_VERIFY=false), when the signature is missing
 or bad, or when NEWSLETTER_SENDGRID_WEBHOOK_MAX_AGE > 0 and the signed timestamp is older (or
 further in the future) than that many seconds; 400 (nothing stored) for a body that is not a
-JSON array of objects; 413 for an oversized body; 200 once the batch is committed. A database
+JSON array of objects; 413 for a body over MAX_BODY_BYTES, refused while it streams in (before
+any signature check: memory stays bounded whatever an unauthenticated client sends); 200 once
+the batch is committed. Signature checks and JSON parsing run in a worker thread. A database
 error answers 500 so that SendGrid retries; de-duplication makes the retry harmless.
 """
 
@@ -81,22 +83,52 @@ def _store(
         return store_events(session, events, mode=mode, now=now)
 
 
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, read as it streams in; None as soon as it passes ``limit`` bytes (a
+    declared Content-Length over the limit is refused before reading anything). Memory stays
+    within ``limit`` whatever is sent, chunked or not."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _verify_and_parse(
+    settings: Settings, request: Request, raw: bytes, now: float
+) -> tuple[str | None, list[dict[str, Any]] | MalformedEvents]:
+    """Signature check, then JSON: CPU work, run in a worker thread, off the event loop."""
+    refusal = _check_signature(settings, request, raw, now)
+    if refusal is not None:
+        return refusal, []
+    try:
+        return None, parse_events(raw)
+    except MalformedEvents as exc:
+        return None, exc
+
+
 @router.post("/webhooks/sendgrid", include_in_schema=False)
 async def sendgrid_events(
     request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> JSONResponse:
     """Store a verified batch of SendGrid events (de-duplicated by sg_event_id)."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
+    raw = await read_capped(request, MAX_BODY_BYTES)
+    if raw is None:
         return JSONResponse({"detail": "body too large"}, status_code=413)
     now = clock.now()
-    refusal = _check_signature(settings, request, raw, now.timestamp())
+    refusal, events = await run_in_threadpool(
+        _verify_and_parse, settings, request, raw, now.timestamp()
+    )
     if refusal is not None:
         return _refuse(refusal)
-    try:
-        events = parse_events(raw)
-    except MalformedEvents as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    if isinstance(events, MalformedEvents):
+        return JSONResponse({"detail": str(events)}, status_code=400)
     result = await run_in_threadpool(_store, engine, events, settings.tracking, now)
     log.info(
         "SendGrid webhook: %d events, %d new, %d matching no delivery",

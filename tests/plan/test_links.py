@@ -71,5 +71,5 @@ def test_markdown_links_are_found_with_their_words() -> None:
     assert list(markdown_links(text)) == [
         MarkdownLink(text="the neglect strategy", url="https://example.org/n"),
         MarkdownLink(text="https://example.org/a", url="https://example.org/a"),
-        MarkdownLink(text="x", url="/y"),
+        MarkdownLink(text="x", url="/y", line=3),
     ]

@@ -308,3 +308,31 @@ def test_an_empty_period_says_so_in_one_line(session: Session, tmp_path: Path, f
         count, pages = _pdf_text(training_pdf(board, settings=make_settings(tmp_path)))
         assert count == 1
         assert line in pages[0]
+
+
+def test_a_bulletin_nobody_has_clicked_yet_is_one_line_not_rows_of_zeros(
+    session: Session,
+) -> None:
+    from tests.factories import (
+        make_agency,
+        make_bulletin,
+        make_delivery,
+        make_link,
+        make_subscriber,
+        make_variant,
+    )
+
+    make_agency(session, slug="health", name="Health", position=1)
+    bulletin = make_bulletin(session, month="2026-08", theme="Online Safety", status="sent")
+    variant = make_variant(session, bulletin, agency="health")
+    for n in range(8):
+        make_link(session, bulletin, position=n + 1, catalogue_id=f"c{n}", title=f"Course {n}")
+    for _ in range(6):
+        make_delivery(session, bulletin, make_subscriber(session, agency="health"), variant)
+    session.commit()
+    board = build_board_report(session, month_from="2026-08", month_to="2026-08")
+    text = board_table(board, min_count=5)
+    flat = _flat(text)
+    assert "August 2026: Online Safety No course link has been clicked yet." in flat
+    assert "Course 3" not in text
+    assert "People reached 6" in flat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,6 +223,28 @@ def test_an_export_re_imports_unchanged_and_guards_against_formulas(
     path.write_text(out.getvalue(), encoding="utf-8", newline="")
     report = import_csv(agencies, path, now=NOW, consent_source="t")
     assert (report.unchanged, report.kept_out, report.added, report.updated) == (2, 1, 0, 0)
+
+
+def test_an_export_guards_every_text_column_and_the_guarded_file_re_imports(
+    agencies: Session, tmp_path: Path
+) -> None:
+    # A valid address can start with = or + (RFC 5322 atext); a spreadsheet would run it.
+    make_subscriber(agencies, email="=cmd@x.org", name="+SUM(A1)", agency="police")
+    make_subscriber(agencies, email="-2+3@x.org", name="@risk", agency="police")
+    agencies.commit()
+    out = io.StringIO()
+    assert export_csv(agencies, out) == 2
+    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    assert rows == [
+        ["'=cmd@x.org", "'+SUM(A1)", "police", "children", "active"],
+        ["'-2+3@x.org", "'@risk", "police", "children", "active"],
+    ]
+    for row in rows:
+        assert not any(cell[:1] in "=+-@\t\r" and cell for cell in row)
+    path = tmp_path / "export.csv"
+    path.write_text(out.getvalue(), encoding="utf-8", newline="")
+    report = import_csv(agencies, path, now=NOW, consent_source="t")
+    assert (report.unchanged, report.rejected, report.added) == (2, 0, 0)
 
 
 def test_listing_filters_by_agency_and_status_and_hides_the_erased(agencies: Session) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -249,9 +250,11 @@ def test_a_utf8_bom_and_spreadsheet_quoting_are_read(agencies: Session, tmp_path
     report = run(agencies, write(tmp_path, content.encode("utf-8")))
     names = dict(agencies.exec(select(Subscriber.email, Subscriber.name)).all())
     assert names["zoe@x.org"] == 'O\'Brien, "Zoë"'
-    assert names["multi@x.org"] == "Line one\nline two"
-    # A quoted field spanning two lines: the next row starts on line 5; blank lines are skipped.
-    assert list(reasons(report)) == [7]
+    # A quoted field spanning two lines is read (the next row starts on line 5; blank lines are
+    # skipped), but a line break has no place in a name: that row is refused, named by line.
+    assert "multi@x.org" not in names
+    assert list(reasons(report)) == [3, 7]
+    assert reasons(report)[3] == "name holds a line break; it must be one line of plain text"
 
 
 def test_columns_in_another_order_with_a_status_column_keep_an_opted_out_person_out(
@@ -356,6 +359,70 @@ def test_a_large_file_imports_in_chunks_with_progress(agencies: Session, tmp_pat
 def test_suppression_rows_are_untouched_by_an_import(agencies: Session, tmp_path: Path) -> None:
     run(agencies, write(tmp_path, HEADER + "a@x.org,A,police,\n"))
     assert agencies.exec(select(func.count()).select_from(Suppression)).one() == 0
+
+
+def test_a_line_without_end_is_refused_while_reading_with_bounded_memory(
+    agencies: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "endless.csv"
+    with path.open("wb") as out:
+        out.write(HEADER.encode() + b"jo@x.org,")
+        for _ in range(40):  # 40 MB on one line
+            out.write(b"J" * 1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportFileError) as caught:
+            run(agencies, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    agencies.rollback()
+    assert str(caught.value).startswith("line 2: longer than 1,000,000 bytes")
+    assert peak < 8_000_000
+    assert count(agencies) == 0
+
+
+def test_an_unclosed_quote_is_blamed_on_its_line_instead_of_swallowing_the_file(
+    agencies: Session, tmp_path: Path
+) -> None:
+    rows = "".join(f"p{i}@x.org,P {i},police,children\n" for i in range(100))
+    path = write(tmp_path, HEADER + "a@x.org,A,police,\n" + 'b@x.org,"Bo,police,\n' + rows)
+    with pytest.raises(ImportFileError) as caught:
+        run(agencies, path)
+    agencies.rollback()
+    assert str(caught.value).startswith("line 3: a quoted field runs on for more than 20 lines")
+    assert count(agencies) == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_and_stores_nothing(
+    agencies: Session, tmp_path: Path
+) -> None:
+    rows = "".join(f"p{i}@x.org,P {i},police,children\n" for i in range(2000))
+    path = write(tmp_path, HEADER + rows)
+    with pytest.raises(ImportFileError) as caught:
+        run(agencies, path, max_bytes=10_000, chunk_size=50)
+    agencies.rollback()
+    assert str(caught.value) == "the file is larger than 0.01 MB; split it into smaller files"
+    assert count(agencies) == 0
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [
+        ('"Evil\r\nBcc: all@x.org"', "name holds a line break"),
+        ('"Tab\tbed"', "name holds a tab"),
+        ('"Bidi \u202egnp.exe"', "name holds a control character U+202E"),
+    ],
+    ids=["crlf", "tab", "bidi"],
+)
+def test_a_name_with_control_characters_is_rejected_with_its_line(
+    agencies: Session, tmp_path: Path, cell: str, says: str
+) -> None:
+    path = write(tmp_path, HEADER + "a@x.org,A,police,\n" + f"b@x.org,{cell},police,\n")
+    report = run(agencies, path)
+    assert list(reasons(report)) == [3]
+    assert reasons(report)[3].startswith(says)
+    assert emails(agencies) == ["a@x.org"]
 
 
 def test_a_status_column_brings_opt_outs_over_from_another_tool(

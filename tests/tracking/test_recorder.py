@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -11,12 +12,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.models import Event, EventType
-from newsletter.tracking import EventRecord, Recorder, RecorderClosed, Tracker
+from newsletter.tracking import EventRecord, Recorder, RecorderClosed, StillWaiting, Tracker
 from newsletter.web.app import create_app
 from tests.tracking.test_web import BROWSER, sent_bulletin
 
@@ -223,3 +225,86 @@ def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
     assert events[2].occurred_at == full.occurred_at
     assert events[2].user_agent == full.user_agent
     assert events[3].payload is None
+
+
+class _Said(logging.Handler):
+    """Sets ``event`` when a log message containing ``words`` is emitted."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's single writer
+def test_a_click_waiting_longer_than_the_busy_timeout_is_kept_and_committed_later(
+    engine: Engine, clock: FakeClock
+) -> None:
+    @event.listens_for(engine, "connect")
+    def _short_busy_timeout(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=20")  # give up on the lock quickly
+
+    said = _Said("the database is busy")
+    logger = logging.getLogger("newsletter.tracking.recorder")
+    logger.addHandler(said)
+    recorder = Recorder(engine, max_delay=0)
+    blocker = engine.connect()
+    try:
+        blocker.exec_driver_sql("UPDATE agency SET name = name")  # BEGIN IMMEDIATE: lock held
+        future = recorder.submit(record(clock, agency="waited"))
+        assert said.event.wait(30), "the recorder never met the locked database"
+        assert not future.done()  # neither committed nor given up while the lock is held
+        blocker.commit()
+        future.result(timeout=30)
+    finally:
+        blocker.close()
+        logger.removeHandler(said)
+        recorder.close()
+    assert count_events(engine, agency="waited") == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_record_is_given_up_only_after_the_recorders_patience(
+    engine: Engine, clock: FakeClock
+) -> None:
+    @event.listens_for(engine, "connect")
+    def _short_busy_timeout(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=10")
+
+    recorder = Recorder(engine, max_delay=0, patience=0.2)
+    blocker = engine.connect()
+    try:
+        blocker.exec_driver_sql("UPDATE agency SET name = name")
+        future = recorder.submit(record(clock))
+        with pytest.raises(OperationalError):
+            future.result(timeout=30)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        recorder.close()
+    assert count_events(engine) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_reader_kept_waiting_is_answered_and_the_click_is_committed_afterwards(
+    engine: Engine, clock: FakeClock
+) -> None:
+    recorder = Recorder(engine, max_delay=0, answer_within=0.05)
+    blocker = engine.connect()
+    blocker.exec_driver_sql("UPDATE agency SET name = name")  # the write lock, held
+
+    async def click() -> None:
+        await recorder.record_async(record(clock, agency="answered-first"))
+
+    try:
+        with pytest.raises(StillWaiting):
+            asyncio.run(click())
+        blocker.commit()
+    finally:
+        blocker.close()
+        recorder.close()  # flushes: the queued click is committed, not dropped
+    assert count_events(engine, agency="answered-first") == 1

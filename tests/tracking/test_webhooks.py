@@ -296,6 +296,27 @@ def test_events_map_to_deliveries_and_a_redelivered_batch_is_stored_once(world: 
     assert {e.agency for e in stored} == {"health"}
 
 
+def test_a_signed_batch_without_sg_event_id_posted_three_times_is_stored_once(
+    world: World,
+) -> None:
+    batch = [world.event("open", "x"), world.event("click", "x", url="https://example.org/")]
+    for event in batch:
+        del event["sg_event_id"]
+    answers = [world.post(batch).json() for _ in range(3)]
+    assert [a["stored"] for a in answers] == [2, 0, 0]
+    stored = world.events()
+    assert [e.type for e in stored] == ["open", "click"]
+    assert all((e.provider_event_id or "").startswith("content:") for e in stored)
+
+
+def test_events_without_ids_that_differ_in_any_field_are_both_kept(world: World) -> None:
+    first = world.event("open", "x")
+    second = world.event("open", "x", timestamp=first["timestamp"] + 1)
+    for event in (first, second):
+        del event["sg_event_id"]
+    assert world.post([first, second]).json()["stored"] == 2
+
+
 def test_an_unknown_delivery_becomes_sent_whatever_order_its_events_arrive_in(
     world: World,
 ) -> None:

@@ -201,6 +201,19 @@ def test_bad_input_and_unknown_paths_answer_in_the_one_error_shape(
     )
 
 
+@pytest.mark.parametrize("name", ["Kim\r\nBcc: all@example.org", "Kim\u2028Lee", "Kim\x00"])
+def test_a_name_with_a_line_break_or_control_character_is_refused_with_the_field(
+    client: TestClient, engine: Engine, clock: FakeClock, name: str
+) -> None:
+    writer = token(engine, clock, "w", "subscribers:write")
+    body = {"email": "kim@police.example.org", "name": name, "audiences": ["adults"]}
+    refused = client.post("/api/v1/subscribers", json=body, headers=writer)
+    assert refused.status_code == 422
+    (problem,) = refused.json()["error"]["fields"]
+    assert problem["field"] == "name"
+    assert "holds" in problem["message"]
+
+
 def test_a_body_over_the_limit_is_refused_with_413(
     client: TestClient, engine: Engine, clock: FakeClock
 ) -> None:

@@ -38,6 +38,7 @@ STAFF = [
     "/admin/users/1",
     "/admin/users/1/remove",
     "/admin/activity",
+    "/admin/reports",
     "/admin/reports/training",
     "/admin/reports/bulletin/2026-07",
 ]

@@ -247,6 +247,19 @@ def test_bad_input_is_named_in_an_error_summary_and_nothing_is_stored(
     assert outbox(settings) == []
 
 
+@pytest.mark.parametrize(
+    "name", ["Evil\r\nBcc: all@example.org", "Jo\u2028Bloggs", "Jo \u202egnp.exe", "Jo\x7f"]
+)
+def test_a_name_with_a_line_break_or_control_character_is_refused_and_nothing_is_stored(
+    client: TestClient, engine: Engine, settings: Settings, name: str
+) -> None:
+    status, text = sign_up(client, "jo@nhs.net", name=name)
+    assert status == 400
+    assert "Enter your name on one line, without special characters" in text
+    assert pending_count(engine) == 0
+    assert outbox(settings) == []
+
+
 def test_a_filled_honeypot_gets_the_same_answer_and_nothing_is_done(
     client: TestClient, engine: Engine, settings: Settings
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
 from newsletter.activity import record
@@ -26,10 +26,12 @@ from newsletter.models import (
 )
 from newsletter.subscribers import (
     AddressError,
+    FieldError,
     SignupRefused,
     SignupRequest,
     agency_choice,
     audiences_text,
+    clean_name,
     consent_wording,
     erase,
     find_by_email,
@@ -56,6 +58,17 @@ class NewSubscriber(BaseModel):
 
     email: str = Field(max_length=320, examples=["jo.bloggs@police.example.org"])
     name: str = Field(default="", max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _name_rule(cls, value: str) -> str:
+        # The rule every way in shares (import, sign-up, sync): no line breaks or control
+        # characters, which would forge headers in the messages this person receives.
+        try:
+            return clean_name(value)
+        except FieldError as exc:
+            raise ValueError(exc.reason) from None
+
     agency: str | None = Field(
         default=None,
         max_length=40,

@@ -115,6 +115,7 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
             "Catalogue",
             "Bulletins",
             "Subscribers",
+            "Reports",
             "Users",
             "Activity",
         ]
@@ -126,6 +127,7 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
             "Plan",
             "Catalogue",
             "Bulletins",
+            "Reports",
         ]
 
 
