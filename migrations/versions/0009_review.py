@@ -1,7 +1,7 @@
 """bulletin review: approval requests, rejections with a comment, approvals with what was approved
 
-Revision ID: 0008_review
-Revises: 0007_api_tokens
+Revision ID: 0009_review
+Revises: 0008_report_cache_recompute
 Create Date: 2026-12-01 05:40:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0008_review"
-down_revision: str | None = "0007_api_tokens"
+revision: str = "0009_review"
+down_revision: str | None = "0008_report_cache_recompute"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
