@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     tracking_burst_seconds: float = 2.0
     tracking_honeypot_window: float = 900.0
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Four eyes: nobody who changed a month's part of the plan since its last approval may
+    # approve it. False lets one person edit and approve (a one-person team, deliberately).
+    four_eyes: bool = True
     retention_months: int = 24
     # Scheduler: a send slot missed by less than this (scheduler down) still goes out; later not.
     send_grace_hours: float = Field(default=6.0, ge=0)

@@ -11,6 +11,15 @@ from newsletter.assemble.checks import CheckResult
 from newsletter.assemble.linkcheck import LinkStatus, bulletin_targets, check_targets
 from newsletter.assemble.markdown import render_prose
 from newsletter.assemble.preview import preview_variant
+from newsletter.assemble.review import (
+    ReviewRefused,
+    approval_out_of_date,
+    ask_for_approval,
+    built_from,
+    may_approve,
+    reject_bulletin,
+    reviews,
+)
 
 __all__ = [
     "ApprovalRefused",
@@ -18,10 +27,17 @@ __all__ = [
     "BuildResult",
     "CheckResult",
     "LinkStatus",
+    "ReviewRefused",
+    "approval_out_of_date",
     "approve_bulletin",
+    "ask_for_approval",
     "build_bulletin",
+    "built_from",
     "bulletin_targets",
     "check_targets",
+    "may_approve",
     "preview_variant",
+    "reject_bulletin",
     "render_prose",
+    "reviews",
 ]

@@ -25,6 +25,7 @@ from newsletter.assemble.checks import CheckResult, check_contrast, check_varian
 from newsletter.assemble.content import Content, walk_theme
 from newsletter.assemble.links import LinkRegistry, href_for, markers_in, resolve_markers
 from newsletter.assemble.render import Renderer, month_label
+from newsletter.assemble.review import four_eyes_reasons, record_approval
 from newsletter.clock import Clock
 from newsletter.config import Settings
 from newsletter.eventlog import delete_events, note_changed
@@ -273,7 +274,9 @@ def approve_bulletin(
     """Approve ``month``'s draft for sending, or raise :class:`ApprovalRefused` with reasons:
     no such bulletin, not a draft, checks failing, the plan changed since the build, or
     ``by`` is not one of the approvers (people with the approver role; until anybody has it,
-    NEWSLETTER_APPROVERS when set).
+    NEWSLETTER_APPROVERS when set), or ``by`` changed the month's part of the plan since its
+    last approval (four eyes; NEWSLETTER_FOUR_EYES=false allows it). The approval is recorded
+    with the revision and the built variants (:mod:`.review`).
 
     A bulletin the scheduler marked ``missed`` may be approved too: a person deciding to send
     it late (with ``bulletin send``); the scheduler never sends it by itself."""
@@ -298,6 +301,7 @@ def approve_bulletin(
     allowed = approvers(session, settings.approvers)
     if allowed and by.strip().lower() not in allowed:
         reasons.append(f"{by} is not one of the approvers (the people with the approver role)")
+    reasons += four_eyes_reasons(session, settings, month, by)
     if reasons:
         raise ApprovalRefused(reasons)
     transition(session, bulletin, BulletinStatus.approved, now=clock.now())
@@ -306,5 +310,6 @@ def approve_bulletin(
     bulletin.updated_at = clock.now()
     session.add(bulletin)
     session.flush()
+    record_approval(session, bulletin, by=by, clock=clock)
     log.info("bulletin %s approved by %s", month, by)
     return bulletin

@@ -157,29 +157,40 @@ def preview(
 def approve(
     month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
     by: str = typer.Option(
-        "", "--by", help="Who approves (an email address; NEWSLETTER_APPROVERS may restrict it)."
+        ..., "--by", help="Who approves: the address of a person with the approver role."
     ),
 ) -> None:
-    """Approve MONTH's draft for sending; refused, with the reasons, while anything is wrong."""
+    """Approve MONTH's draft for sending; refused, with the reasons, while anything is wrong.
+
+    BY must hold the approver role, and (four eyes, unless NEWSLETTER_FOUR_EYES=false) must not
+    have changed MONTH's part of the plan since its last approval."""
+    from newsletter.accounts import approvers
+    from newsletter.activity import cli_actor, record
     from newsletter.assemble import ApprovalRefused, approve_bulletin
     from newsletter.clock import SystemClock
 
     settings = load_settings()
-    approver = by or "cli"
     plan = _plan(settings)
     with session_for(settings) as session:
+        if by.strip().lower() not in approvers(session, settings.approvers):
+            fail(f"{by} is not one of the approvers (the people with the approver role)")
         try:
-            bulletin = approve_bulletin(
-                session, settings, plan, month, by=approver, clock=SystemClock()
-            )
+            bulletin = approve_bulletin(session, settings, plan, month, by=by, clock=SystemClock())
         except ApprovalRefused as exc:
             session.rollback()
             for reason in exc.reasons:
                 console.print(f"- {reason}", markup=False, soft_wrap=True)
             fail(f"bulletin {month} was not approved")
+        record(
+            session,
+            actor=cli_actor(),
+            action="bulletin.approve",
+            object=f"bulletin:{month}",
+            detail=f"approved as {by} from the command line",
+        )
         session.commit()
     when = bulletin.send_at.strftime("%Y-%m-%d %H:%M UTC") if bulletin.send_at else "not set"
-    console.print(f"bulletin {month} approved by {approver}; send slot {when}")
+    console.print(f"bulletin {month} approved by {by}; send slot {when}")
 
 
 @app.command("check-links")

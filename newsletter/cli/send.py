@@ -205,7 +205,7 @@ def register(app: typer.Typer) -> None:
                             to=test_to,
                             transport=chosen,
                             now=SystemClock().now(),
-                            agency=agency,
+                            agencies=[agency] if agency else None,
                         )
                     _print_test_copies(copies, to=test_to, transport=chosen.name)
                     return

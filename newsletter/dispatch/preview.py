@@ -7,6 +7,7 @@ so reports never count them, and their links carry no delivery token.
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -132,13 +133,15 @@ def send_test_copies(
     to: str,
     transport: Transport,
     now: datetime,
-    agency: str | None = None,
+    agencies: Collection[str] | None = None,
 ) -> list[TestCopy]:
-    """One copy of each variant (or only ``agency``'s) to ``to``, subject "[TEST agency] ...".
+    """One copy of each variant (of ``agencies`` when given) to ``to``, subject prefixed
+    "[TEST] Agency name: ".
 
     Each copy's links carry a proof token valid for NEWSLETTER_PREVIEW_DAYS from ``now``; its
     "view in browser" link opens the preview page of the same variant (the draft is not in the
-    public archive). No delivery rows, no status change; transport errors propagate (the caller
+    public archive). No delivery rows, no status change, never counted; transport errors
+    propagate (the caller
     shows them).
     """
     try:
@@ -156,14 +159,15 @@ def send_test_copies(
     rows = [(variant, name) for variant, name in session.execute(query)]
     if not rows:
         raise DispatchError(f"bulletin {month} has no variants; build it first")
-    if agency is not None:
+    if agencies is not None:
         known = [variant.agency for variant, _name in rows]
-        rows = [(variant, name) for variant, name in rows if variant.agency == agency]
-        if not rows:
+        unknown = set(agencies) - set(known)
+        if unknown:
             raise DispatchError(
-                f"bulletin {month} has no variant for agency {agency!r}; "
+                f"bulletin {month} has no variant for {', '.join(sorted(unknown))}; "
                 f"the variants are: {', '.join(known)}"
             )
+        rows = [(variant, name) for variant, name in rows if variant.agency in agencies]
     domain = messages.sender_domain(settings)
     out = []
     for variant, name in rows:
@@ -187,7 +191,7 @@ def send_test_copies(
             headers=messages.unsubscribe_headers(settings, TEST_TOKEN),
             message_id=messages.message_id(domain, None),
         )
-        prefix = f"[TEST {name}] "
+        prefix = f"[TEST] {name}: "
         batch = messages.variant_batch(settings, bulletin, copy, [recipient], subject_prefix=prefix)
         (result,) = transport.send(batch)
         out.append(TestCopy(variant.agency, name, batch.subject, result, preview))

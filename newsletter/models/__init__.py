@@ -24,6 +24,7 @@ from newsletter.models.reports import (
     ReportCacheState,
     RollupLevel,
 )
+from newsletter.models.reviews import BulletinReview, ReviewAction
 from newsletter.models.schedule import ScheduleAction
 from newsletter.models.subscribers import (
     Agency,
@@ -54,6 +55,7 @@ __all__ = [
     "Audience",
     "Bulletin",
     "BulletinEventsVersion",
+    "BulletinReview",
     "BulletinStatus",
     "CourseBooking",
     "Delivery",
@@ -73,6 +75,7 @@ __all__ = [
     "ReportCache",
     "ReportCacheReason",
     "ReportCacheState",
+    "ReviewAction",
     "Role",
     "RollupLevel",
     "ScheduleAction",

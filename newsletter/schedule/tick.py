@@ -326,7 +326,7 @@ class Lifecycle:
                 f"Paused: the {tl.month} bulletin was not sent at its slot",
                 f"The {tl.month} bulletin is paused, so it did not go out at "
                 f"{self._local(tl.slot)}.\nResume it before {until} to send it now:\n\n"
-                f"    newsletter schedule resume {tl.month}\n\n"
+                f"    {self._page(tl.month)}\n\n"
                 "Otherwise it will be marked missed and not sent.",
             )
             return
@@ -439,9 +439,8 @@ class Lifecycle:
                 now,
                 f"FAILED: the {tl.month} bulletin's scheduled send failed",
                 f"The scheduled send of the {tl.month} bulletin failed: {exc}\n\n"
-                "The scheduler will not try again by itself. Check the send with\n\n"
-                f"    newsletter report bulletin {tl.month}\n\nand resume it with\n\n"
-                f"    newsletter bulletin send {tl.month}\n",
+                "The scheduler will not try again by itself. See what happened and resume "
+                f"it from its page:\n\n    {self._page(tl.month)}\n",
             )
             return
         with Session(self.engine) as session:
@@ -459,7 +458,7 @@ class Lifecycle:
                 now,
                 f"FAILED: the {tl.month} bulletin's scheduled send stopped",
                 f"The scheduled send of the {tl.month} bulletin stopped; it is {status}.\n"
-                f"{summary}\n\nResume it with\n\n    newsletter bulletin send {tl.month}\n",
+                f"{summary}\n\nSee it and resume it from its page:\n\n    {self._page(tl.month)}\n",
             )
             return
         log.info("%s: send finished: %s", tl.month, summary)
@@ -490,8 +489,8 @@ class Lifecycle:
             now,
             f"NOT SENT: the {bulletin.month} bulletin was missed",
             f"The {bulletin.month} bulletin ({bulletin.subject}) was not sent: {reason}.\n"
-            "It is now marked missed. The scheduler will not send it. To send it anyway:\n\n"
-            f"    newsletter bulletin send {bulletin.month}\n",
+            "It is now marked missed. The scheduler will not send it. To send it anyway, "
+            f"approve it and send it from its page:\n\n    {self._page(bulletin.month)}\n",
         )
 
     def _alert_once(
@@ -520,6 +519,10 @@ class Lifecycle:
     def _local(self, moment: datetime) -> str:
         return local_text(moment, self.settings.zone)
 
+    def _page(self, month: str) -> str:
+        """The bulletin's staff page, where the person acts (no email carries a command)."""
+        return f"{self.settings.public_base_url.rstrip('/')}/admin/bulletins/{month}"
+
     def _approval_message(
         self, bulletin: Bulletin, tl: Timeline, *, reminder: bool = False
     ) -> tuple[str, str]:
@@ -533,16 +536,14 @@ class Lifecycle:
             f"{prefix} the {tl.month} bulletin: {bulletin.subject}",
             f"The {tl.month} bulletin ({bulletin.theme}) is ready for approval.\n"
             f"It goes out at {self._local(tl.slot)} if approved by then; if not, it is not "
-            f"sent.\n{checks}\n\nPreview and approve it:\n\n"
-            f"    newsletter bulletin preview {tl.month}\n"
-            f"    newsletter bulletin approve {tl.month}\n",
+            f"sent.\n{checks}\n\nPreview it, then approve it or reject it with a comment:\n\n"
+            f"    {self._page(tl.month)}\n",
         )
 
     def _stale_message(self, bulletin: Bulletin, tl: Timeline, stale: str) -> tuple[str, str]:
         return (
             f"Out of date: the {tl.month} bulletin needs rebuilding and approving",
             f"The approved {tl.month} bulletin will not be sent: {stale}.\n"
-            f"Rebuild and approve it before {self._local(tl.grace_until)}:\n\n"
-            f"    newsletter bulletin build {tl.month}\n"
-            f"    newsletter bulletin approve {tl.month}\n",
+            f"Rebuild and approve it before {self._local(tl.grace_until)} on its page:\n\n"
+            f"    {self._page(tl.month)}\n",
         )

@@ -27,6 +27,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> s
         "PLAN_DIR": str(REPO / "campaigns"),
         "TEMPLATES_DIR": str(REPO / "templates"),
         "SUBSCRIBERS_DIR": str(REPO / "subscribers"),
+        "APPROVERS": "lead@example.org",
     }.items():
         monkeypatch.setenv(f"NEWSLETTER_{name}", value)
     engine = make_engine(database_url)
@@ -113,9 +114,22 @@ def test_approve_approves_once_then_refuses_with_the_reason(env: str) -> None:
     assert "approved by lead@example.org" in first.output
     assert bulletin_row(env).approved_by == "lead@example.org"
 
-    again = runner.invoke(app, ["bulletin", "approve", "2026-07"])
+    again = runner.invoke(app, ["bulletin", "approve", "2026-07", "--by", "lead@example.org"])
     assert again.exit_code == 1
     assert "only a draft (or a missed one) can be approved" in again.output
+
+
+def test_approve_must_name_an_approver(env: str) -> None:
+    assert runner.invoke(app, ["bulletin", "build", "2026-07"]).exit_code == 0
+
+    nobody = runner.invoke(app, ["bulletin", "approve", "2026-07"])
+    stranger = runner.invoke(app, ["bulletin", "approve", "2026-07", "--by", "x@example.org"])
+
+    assert nobody.exit_code == 2
+    assert "--by" in nobody.output
+    assert stranger.exit_code == 1
+    assert "x@example.org is not one of the approvers" in stranger.output
+    assert bulletin_row(env).status == "draft"
 
 
 def test_build_refuses_a_month_the_plan_does_not_have(env: str) -> None:

@@ -157,8 +157,8 @@ def test_test_copies_name_their_agency_say_where_they_went_and_open_a_preview(
     files = list((cli_env / "outbox" / "2026-09").glob("*.eml"))
     assert len(files) == 2
     subjects = sorted(message(f)["Subject"] for f in files)
-    assert subjects[0].startswith("[TEST Health] ")
-    assert subjects[1].startswith("[TEST Police] ")
+    assert subjects[0].startswith("[TEST] Health: ")
+    assert subjects[1].startswith("[TEST] Police: ")
     assert "sent Health proof to editor@example.org via outbox" in result.output
     assert "sent Police proof to editor@example.org via outbox" in result.output
     for f in files:
@@ -179,7 +179,7 @@ def test_agency_sends_one_proof_and_an_unknown_agency_lists_the_variants(
     )
     assert one.exit_code == 0, one.output
     [only] = list((cli_env / "outbox" / "2026-09").glob("*.eml"))
-    assert message(only)["Subject"].startswith("[TEST Police] ")
+    assert message(only)["Subject"].startswith("[TEST] Police: ")
 
     unknown = runner.invoke(
         app, ["bulletin", "send", "2026-09", "--test-to", "e@example.org", "--agency", "navy"]

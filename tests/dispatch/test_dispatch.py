@@ -413,7 +413,7 @@ def test_test_copies_go_once_per_variant_marked_test_and_leave_no_ledger_rows(
 
     assert [copy.agency for copy in results] == ["health", "police"]
     names = [copy.agency_name for copy in results]
-    assert [m.subject for m in transport.sent] == [f"[TEST {n}] {bulletin.subject}" for n in names]
+    assert [m.subject for m in transport.sent] == [f"[TEST] {n}: {bulletin.subject}" for n in names]
     assert {m.to for m in transport.sent} == {"Editor@example.org"}
     assert all(m.delivery_id is None for m in transport.sent)
     assert "Test Recipient" in (transport.sent[0].html or "")

@@ -145,7 +145,8 @@ def test_a_slot_missed_beyond_the_grace_window_is_not_sent_but_marked_missed_and
     message = world.transport.sent[0]
     assert message.to == APPROVER
     assert "scheduler was not running" in message.text
-    assert "newsletter bulletin send 2026-11\n" in message.text
+    assert "/admin/bulletins/2026-11\n" in message.text
+    assert "newsletter " not in message.text  # a link to the page, never a shell command
 
 
 def test_the_grace_window_follows_the_setting(
@@ -197,7 +198,8 @@ def test_approvers_are_asked_once_and_reminded_three_days_and_one_day_before_onc
     ]
     text = world.transport.sent[0].text
     assert "Tue 3 Nov 2026 09:00 GMT" in text
-    assert "newsletter bulletin approve 2026-11" in text
+    assert "/admin/bulletins/2026-11\n" in text
+    assert "newsletter " not in text
     actions = _actions(engine, "2026-11")
     assert {Action.build, Action.notify, Action.remind_3d, Action.remind_1d} <= set(actions)
 

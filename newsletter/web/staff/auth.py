@@ -65,12 +65,18 @@ def current_staff(
         raise SignInRequired
     staff = Staff(user=user, roles=roles_of(db, user), session=row)
     request.state.staff = staff
-    if row.flash and request.method == "GET":
-        # Post/Redirect/Get: the message left by the POST shows once, on this page.
+    if row.flash and request.method == "GET" and _is_page(request):
+        # Post/Redirect/Get: the message left by the POST shows once, on this page (not in a
+        # preview frame or a polled JSON answer that happens to load meanwhile).
         request.state.flash, row.flash = row.flash, None
         db.add(row)
         db.commit()
     return staff
+
+
+def _is_page(request: Request) -> bool:
+    """A top-level page load (browsers say so in Sec-Fetch-Dest; other clients are pages)."""
+    return request.headers.get("sec-fetch-dest", "document") == "document"
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]

@@ -113,6 +113,7 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
             "Calendar",
             "Plan",
             "Catalogue",
+            "Bulletins",
             "Subscribers",
             "Reports",
             "Users",
@@ -125,6 +126,7 @@ def test_the_navigation_shows_only_pages_that_exist_and_the_person_may_use(
             "Calendar",
             "Plan",
             "Catalogue",
+            "Bulletins",
             "Reports",
         ]
 

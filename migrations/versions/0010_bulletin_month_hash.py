@@ -5,8 +5,8 @@ changed since it was built; editing another month no longer counts (newsletter.s
 Rows built before this migration have an empty month_hash and are judged by plan_hash, the
 whole plan's digest, as before.
 
-Revision ID: 0009_bulletin_month_hash
-Revises: 0008_report_cache_recompute
+Revision ID: 0010_bulletin_month_hash
+Revises: 0009_review
 Create Date: 2026-12-01 04:45:00
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0009_bulletin_month_hash"
-down_revision: str | None = "0008_report_cache_recompute"
+revision: str = "0010_bulletin_month_hash"
+down_revision: str | None = "0009_review"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
