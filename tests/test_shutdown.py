@@ -20,7 +20,10 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session, col
 
+from newsletter.config import Settings
 from newsletter.models import BulletinStatus, Delivery, DeliveryStatus, Event, Subscriber
+from newsletter.plan import load_checked_plan
+from newsletter.plan.digest import month_digest
 from newsletter.tokens import address_hash, delivery_token_signer
 from tests.conftest import REPO, TEST_SECRET, make_settings
 from tests.factories import (
@@ -241,8 +244,8 @@ print("stopped:", result[0].stopped if result else "no summary", flush=True)
 """
 
 
-def seed_send(session: Session) -> str:
-    bulletin = make_bulletin(session, status=BulletinStatus.approved)
+def seed_send(session: Session, **overrides: object) -> str:
+    bulletin = make_bulletin(session, status=BulletinStatus.approved, **overrides)
     make_agency(session, slug="health")
     make_variant(session, bulletin, agency="health", html="<p>__NL_NAME__ __NL_TOKEN__</p>")
     rows = []
@@ -278,8 +281,12 @@ def test_sigterm_during_a_send_records_the_batch_in_flight_and_a_rerun_finishes_
     database_url: str,
     stopping: list[subprocess.Popen[str]],
     how: str,
+    settings: Settings,
 ) -> None:
-    month = seed_send(session)
+    # July, as the plan has it: `bulletin send` refuses a bulletin out of date with the plan.
+    month = seed_send(
+        session, month="2026-07", month_hash=month_digest(load_checked_plan(settings), "2026-07")
+    )
     data_dir = tmp_path / "var"
     env = service_env(tmp_path, database_url) | {"NEWSLETTER_BATCH_SIZE": str(BATCH)}
     if how == "cli":

@@ -45,7 +45,7 @@ def serve_app(
     ``sockets``: already bound and listening (``run`` binds first, so a busy port is reported
     before anything starts and the banner is printed only once the port is ours)."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_SECONDS
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=GRACE_SECONDS
     )
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.getsignal(sig) for sig in signals}

@@ -278,7 +278,7 @@ def test_an_editor_adds_a_course_and_cannot_retire_one_that_planned_months_use(
     retired = ann.post("/admin/catalogue", data={**unused, "action": ["retire"]})
 
     assert missing.status_code == 400
-    assert "is required for a course (booking_closes missing)" in missing.text
+    assert "is required for a course: the last day people can book" in missing.text
     assert added.status_code == 303
     assert retire.status_code == 400
     assert "&#39;course-icon&#39; is retired; choose another item" in retire.text
