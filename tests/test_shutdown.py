@@ -159,7 +159,7 @@ def test_sigterm_stops_the_web_app_under_load_and_every_answered_click_is_record
     )
     lines = lines_of(proc)
     seen: list[str] = []
-    wait_for(lines, "Uvicorn running", seen)
+    wait_for(lines, "Application startup complete", seen)
     clickers = [Clicker(port, f"/c/{token}/{link.id}") for _ in range(4)]
     for clicker in clickers:
         clicker.start()
