@@ -164,7 +164,8 @@ def send_test_copies(
         unknown = set(agencies) - set(known)
         if unknown:
             raise DispatchError(
-                f"bulletin {month} has no variant for {', '.join(sorted(unknown))}; "
+                f"bulletin {month} has no variant for agency "
+                f"{', '.join(repr(a) for a in sorted(unknown))}; "
                 f"the variants are: {', '.join(known)}"
             )
         rows = [(variant, name) for variant, name in rows if variant.agency in agencies]
