@@ -31,7 +31,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def test_the_start_page_names_the_partnership_and_links_the_archive_and_staff_sign_in(
+def test_the_start_page_names_the_partnership_and_links_the_archive_sign_up_and_staff_sign_in(
     client: TestClient, settings: Settings
 ) -> None:
     response = client.get("/", headers=BROWSER)
@@ -41,7 +41,7 @@ def test_the_start_page_names_the_partnership_and_links_the_archive_and_staff_si
     doc = lxml.html.document_fromstring(response.text)
     assert settings.partnership_name in doc.findtext(".//h1")
     hrefs = {a.get("href") for a in doc.iter("a")}
-    assert {"/archive", "/admin/", "/archive/subscription"} <= hrefs
+    assert {"/archive", "/subscribe", "/admin/", "/archive/subscription"} <= hrefs
 
 
 def test_the_start_page_names_the_latest_sent_bulletin_and_never_a_draft(
