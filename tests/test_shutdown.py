@@ -132,16 +132,14 @@ class Clicker(threading.Thread):
                 threading.Event().wait(0.05)  # not up yet
 
 
-# `serve` is fleet's multi-worker server now (its own graceful timeout of 20 s): see the
-# issue 18 closing note; `run` keeps the stop described here.
-@pytest.mark.parametrize("command", ["run"])
+@pytest.mark.parametrize("command", [["run"], ["serve"], ["serve", "--workers", "2"]], ids=" ".join)
 def test_sigterm_stops_the_web_app_under_load_and_every_answered_click_is_recorded(
     engine: Engine,
     session: Session,
     tmp_path: Path,
     database_url: str,
     stopping: list[subprocess.Popen[str]],
-    command: str,
+    command: list[str],
 ) -> None:
     bulletin = make_bulletin(session, status=BulletinStatus.sent)
     variant = make_variant(session, bulletin, agency="health")
@@ -153,7 +151,7 @@ def test_sigterm_stops_the_web_app_under_load_and_every_answered_click_is_record
     port = free_port()
     proc = start(
         stopping,
-        [str(BIN / "newsletter"), command, "--port", str(port)],
+        [str(BIN / "newsletter"), *command, "--port", str(port)],
         tmp_path,
         service_env(tmp_path, database_url),
     )
@@ -170,7 +168,7 @@ def test_sigterm_stops_the_web_app_under_load_and_every_answered_click_is_record
     try:
         code = proc.wait(timeout=STOP_WITHIN)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{command} did not stop within {STOP_WITHIN} s of SIGTERM")
+        pytest.fail(f"{' '.join(command)} did not stop within {STOP_WITHIN} s of SIGTERM")
     for clicker in clickers:
         clicker.join(timeout=10)
 

@@ -199,15 +199,13 @@ def register(app: typer.Typer) -> None:
         Never migrates PostgreSQL (run `newsletter migrate` at deploy time); refuses to start
         on a database behind this version.
         """
-        import uvicorn
-
+        from newsletter.cli.serving import serve_app
         from newsletter.logs import uvicorn_log_config
 
         settings = _settings_for(port)
         open_engine(settings).dispose()  # the schema checked (SQLite: migrated) once, here
-        # The port is tried first so a busy one is one line naming the fix; uvicorn binds it
-        # again at once (SO_REUSEADDR), in each worker.
-        bind(host, settings.port).close()
+        # Bound here, so a busy port is one line naming the fix; the workers serve on it.
+        sock = bind(host, settings.port)
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # The workers' own metrics (event recorder) are added up across them (procmetrics).
             folder = settings.data_dir.resolve() / "metrics" / f"serve-{settings.port}"
@@ -215,15 +213,17 @@ def register(app: typer.Typer) -> None:
             folder.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         typer.echo(banner(f"http://{host}:{settings.port}", scheduler=False))
-        uvicorn.run(
+        # SIGTERM or Ctrl-C: requests in flight get a few seconds, recorded clicks and opens
+        # are flushed, and the command exits 0 within 10 s (newsletter/cli/serving.py).
+        serve_app(
             "newsletter.web.app:app_from_environment",
             factory=True,
             host=host,
             port=settings.port,
+            sockets=[sock],
             workers=workers,
             log_config=uvicorn_log_config(settings),
             proxy_headers=True,
-            timeout_graceful_shutdown=20,
         )
 
     @app.command()
