@@ -64,7 +64,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, int]]:
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line)
-            if "Uvicorn running" in line:
+            if "Application startup complete" in line:  # (a socket it is handed goes unannounced)
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
