@@ -1,12 +1,15 @@
 """Link check: fetch every target of a bulletin before it is approved.
 
 Editors type these URLs and the *server* fetches them, so the checker is a way into the
-partnership's internal network unless it refuses private addresses. Every hop (the first
-request and each redirect) is resolved first and refused when any address it resolves to is
-private, loopback, link-local, multicast, reserved or unspecified, unless
-``NEWSLETTER_LINKCHECK_ALLOW_PRIVATE`` is set (tests do, against a local server). The check is
-made on the resolved addresses just before connecting; a DNS answer that changes between the
-check and the connection (rebinding) is the remaining gap, stated in docs/security.md.
+partnership's internal network unless it refuses private addresses. Every connection (the
+first request's and each redirect's) is made by :class:`PinnedBackend`: the host name is
+resolved once, the connection is refused when any address it resolves to is private,
+loopback, link-local, multicast, reserved or unspecified (unless
+``NEWSLETTER_LINKCHECK_ALLOW_PRIVATE`` is set; tests do, against a local server), and the
+socket is opened to exactly an address that was checked. The HTTP client never resolves the
+name itself, so a DNS answer that changes between the check and the connection (rebinding)
+cannot send it elsewhere; the ``Host`` header, TLS SNI and the certificate check still use the
+host name of the link.
 
 A target is asked with HEAD first; servers that refuse HEAD (405, 501, and 403 from some
 CDNs) are asked again with GET, reading no more than the headers. Redirects are followed up to
@@ -20,11 +23,13 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from sqlmodel import Session, col, select
 
@@ -39,12 +44,19 @@ __all__ = [
     "MAX_REDIRECTS",
     "LinkOutcome",
     "LinkStatus",
+    "PinnedBackend",
+    "Resolver",
     "TargetRefused",
     "bulletin_targets",
     "check_targets",
     "check_targets_async",
     "refuse_private",
+    "system_resolver",
 ]
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""Resolves a host name and port to the addresses to connect to (``system_resolver``; tests
+inject their own)."""
 
 
 class LinkStatus(StrEnum):
@@ -90,24 +102,122 @@ def _address_problem(address: str) -> str | None:
     return None
 
 
-async def refuse_private(url: str) -> None:
-    """Raise :class:`TargetRefused` unless every address ``url``'s host resolves to is public."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"}:
-        raise TargetRefused(f"only http and https links can be checked, not {parts.scheme!r}")
-    host = parts.hostname
-    if not host:
-        raise TargetRefused("the link has no host name")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to for a TCP connection, in the system's order."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise TargetRefused(f"the host name {host} does not resolve ({exc.strerror})") from exc
-    for info in infos:
-        problem = _address_problem(str(info[4][0]))
-        if problem:
-            raise TargetRefused(f"{host} resolves to {problem}; the server does not fetch those")
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _refuse_scheme_or_host(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise TargetRefused(f"only http and https links can be checked, not {parts.scheme!r}")
+    if not parts.hostname:
+        raise TargetRefused("the link has no host name")
+
+
+async def _checked_addresses(
+    host: str, port: int, resolver: Resolver, *, allow_private: bool
+) -> list[str]:
+    """Resolve ``host`` once; refuse it when any address is one the server must not fetch."""
+    addresses = await resolver(host, port)
+    if not addresses:
+        raise TargetRefused(f"the host name {host} does not resolve")
+    if not allow_private:
+        for address in addresses:
+            problem = _address_problem(address)
+            if problem:
+                raise TargetRefused(
+                    f"{host} resolves to {problem}; the server does not fetch those"
+                )
+    return addresses
+
+
+async def refuse_private(url: str, resolver: Resolver = system_resolver) -> None:
+    """Raise :class:`TargetRefused` unless every address ``url``'s host resolves to is public.
+
+    A look-up ahead of time, for reporting; the fetch itself is pinned by
+    :class:`PinnedBackend`, which checks again, on the addresses it connects to."""
+    _refuse_scheme_or_host(url)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    await _checked_addresses(host, port, resolver, allow_private=False)
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens each connection to an address it has just resolved and checked, never by name.
+
+    httpcore hands :meth:`connect_tcp` the URL's host name; this backend resolves it once with
+    ``resolver``, refuses the connection (:class:`TargetRefused`) when any of the addresses is
+    not public (unless ``allow_private``), and connects ``inner`` to those addresses in turn.
+    TLS is started afterwards by httpcore on the returned stream with the host name as SNI and
+    for the certificate check, so pinning the address changes nothing there.
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver = system_resolver,
+        *,
+        allow_private: bool = False,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._allow_private = allow_private
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await _checked_addresses(
+            host, port, self._resolver, allow_private=self._allow_private
+        )
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None  # addresses is never empty
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise TargetRefused("the link check connects only over TCP")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport (its error mapping, TLS settings) over a :class:`PinnedBackend`."""
+
+    def __init__(self, backend: PinnedBackend) -> None:
+        tls = httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=tls, trust_env=False)
+        # httpx's own pool, as it builds it (its default limits), with the pinned backend.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=backend,
+        )
 
 
 async def _fetch_once(client: httpx.AsyncClient, method: str, url: str) -> httpx.Response:
@@ -119,7 +229,6 @@ async def _check_one(
     client: httpx.AsyncClient,
     url: str,
     *,
-    allow_private: bool,
     slow_after: float,
 ) -> LinkOutcome:
     started = time.perf_counter()
@@ -132,8 +241,8 @@ async def _check_one(
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            if not allow_private:
-                await refuse_private(current)
+            _refuse_scheme_or_host(current)
+            # The host's addresses are checked as each connection is opened (PinnedBackend).
             response = await _fetch_once(client, "HEAD", current)
             if response.status_code in _RETRY_WITH_GET:
                 response = await _fetch_once(client, "GET", current)
@@ -163,11 +272,18 @@ async def check_targets_async(
     timeout: float = 10.0,
     slow_after: float = 3.0,
     concurrency: int = 8,
+    resolver: Resolver = system_resolver,
+    network: httpcore.AsyncNetworkBackend | None = None,
 ) -> list[LinkOutcome]:
-    """Check each distinct URL once (in the order given), at most ``concurrency`` at a time."""
+    """Check each distinct URL once (in the order given), at most ``concurrency`` at a time.
+
+    ``resolver`` and ``network`` (what opens the sockets to the checked addresses) are the
+    system's unless a test gives its own."""
     distinct = list(dict.fromkeys(urls))
     gate = asyncio.Semaphore(concurrency)
+    backend = PinnedBackend(resolver, allow_private=allow_private, inner=network)
     async with httpx.AsyncClient(
+        transport=_PinnedTransport(backend),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,  # followed by hand, so each hop's address is checked
         headers={"User-Agent": _USER_AGENT},
@@ -178,7 +294,7 @@ async def check_targets_async(
             async with gate:
                 try:
                     return await asyncio.wait_for(
-                        _check_one(client, url, allow_private=allow_private, slow_after=slow_after),
+                        _check_one(client, url, slow_after=slow_after),
                         # the whole chain of hops, not only each request, stays bounded
                         timeout=timeout * (MAX_REDIRECTS + 1),
                     )
@@ -202,6 +318,8 @@ def check_targets(
     timeout: float = 10.0,
     slow_after: float = 3.0,
     concurrency: int = 8,
+    resolver: Resolver = system_resolver,
+    network: httpcore.AsyncNetworkBackend | None = None,
 ) -> list[LinkOutcome]:
     """:func:`check_targets_async` for synchronous callers (the CLI, a threadpool in the web)."""
     return asyncio.run(
@@ -211,6 +329,8 @@ def check_targets(
             timeout=timeout,
             slow_after=slow_after,
             concurrency=concurrency,
+            resolver=resolver,
+            network=network,
         )
     )
 
