@@ -378,9 +378,8 @@ class Lifecycle:
                 f"The send of the {tl.month} bulletin stopped when its process died, and "
                 f"either more than {self.settings.send_grace_hours:g} hours have passed or it "
                 f"was resumed {MAX_TAKEOVERS} times already, so the scheduler will not resume "
-                "it. See who got it with\n\n"
-                f"    newsletter report bulletin {tl.month}\n\nand finish it with\n\n"
-                f"    newsletter bulletin send {tl.month}\n",
+                "it. Nobody already sent to gets it twice. See who got it, and finish or stop "
+                f"it, from its page:\n\n    {self._page(tl.month)}\n",
             )
             return
         with Session(self.engine) as session:
@@ -403,9 +402,8 @@ class Lifecycle:
                 "process sending it died. The scheduler has resumed it: everyone not yet sent "
                 "to will get it once.\nMessages that were on their way to the provider at that "
                 "moment are marked 'unknown' and are NOT sent again (they may have arrived). "
-                "Once the send has finished, see how many with\n\n"
-                f"    newsletter report bulletin {tl.month}\n\nand, if you decide to, resend "
-                f"them with\n\n    newsletter bulletin send {tl.month} --retry-unknown\n",
+                "Once the send has finished, its page shows how many, and whether to resend "
+                f"them is your decision:\n\n    {self._page(tl.month)}\n",
             )
         except Exception:  # the send matters more than the email about it
             log.exception("%s: could not tell the approvers about the resumed send", tl.month)
