@@ -14,7 +14,12 @@ outcomes to show beside clicks.
 
 from newsletter.reports.board import BoardReport, build_board_report
 from newsletter.reports.bookings import BookingImportError, import_bookings
-from newsletter.reports.bulletin import BulletinReport, build_bulletin_report
+from newsletter.reports.bulletin import (
+    BulletinHeadline,
+    BulletinReport,
+    build_bulletin_report,
+    bulletin_headline,
+)
 from newsletter.reports.cache import refresh_report_cache
 from newsletter.reports.formats import FORMATS, Format, bulletin_text, training_text
 from newsletter.reports.html import CHARTS, board_chart, board_context, bulletin_html, training_html
@@ -37,6 +42,7 @@ __all__ = [
     "FORMATS",
     "BoardReport",
     "BookingImportError",
+    "BulletinHeadline",
     "BulletinReport",
     "Format",
     "Output",
@@ -49,6 +55,7 @@ __all__ = [
     "build_board_report",
     "build_bulletin_report",
     "build_training_report",
+    "bulletin_headline",
     "bulletin_html",
     "bulletin_output",
     "bulletin_text",

@@ -66,15 +66,21 @@ class BulletinReport:
     @property
     def total(self) -> Reach:
         """All agencies together (unique counts add up: each delivery has one agency)."""
-        return Reach(
-            month=self.month,
-            agency="all",
-            sent=sum(r.sent for r in self.reach),
-            bounced=sum(r.bounced for r in self.reach),
-            opens=sum((r.opens for r in self.reach), ZERO),
-            clickers=sum((r.clickers for r in self.reach), ZERO),
-            unsubscribes=sum((r.unsubscribes for r in self.reach), ZERO),
-        )
+        return all_agencies(self.month, self.reach)
+
+
+def all_agencies(month: str, reach: list[Reach]) -> Reach:
+    """The agencies' reach added up (unique counts add up: each delivery has one agency)."""
+    return Reach(
+        month=month,
+        agency="all",
+        sent=sum(r.sent for r in reach),
+        bounced=sum(r.bounced for r in reach),
+        opens=sum((r.opens for r in reach), ZERO),
+        clickers=sum((r.clickers for r in reach), ZERO),
+        unsubscribes=sum((r.unsubscribes for r in reach), ZERO),
+        complaints=sum((r.complaints for r in reach), ZERO),
+    )
 
 
 def build_bulletin_report(session: Session, *, month: str, top: int = 10) -> BulletinReport:
@@ -155,4 +161,34 @@ def build_bulletin_report(session: Session, *, month: str, top: int = 10) -> Bul
         feedback=feedback,
         top_courses=top_courses,
         machine_rules=machine_rules(session, bulletin_ids=ids),
+    )
+
+
+@dataclass(frozen=True)
+class BulletinHeadline:
+    """One bulletin's figures at a glance (the staff dashboard): all agencies together."""
+
+    month: str
+    theme: str
+    reach: Reach  # recipients (sent), delivered, bounces, unique opens and clickers, complaints
+    course_clicks: Counts  # people per course clicked, summed over courses (the board's figure)
+
+
+def bulletin_headline(session: Session, bulletin: Bulletin) -> BulletinHeadline:
+    """The headline figures of ``bulletin``, read from the report cache like every report."""
+    assert bulletin.id is not None
+    reach = list(reach_of(session, [bulletin]).values())
+    courses = session.exec(
+        select(Link).where(
+            col(Link.bulletin_id) == bulletin.id, col(Link.kind) == LinkKind.course.value
+        )
+    ).all()
+    clicks = item_counts(
+        session, bulletin_ids=[bulletin.id], types=[EventType.click.value], links=courses
+    )
+    return BulletinHeadline(
+        month=bulletin.month,
+        theme=bulletin.theme,
+        reach=all_agencies(bulletin.month, reach),
+        course_clicks=sum(clicks.values(), ZERO),
     )

@@ -49,7 +49,14 @@ log = logging.getLogger(__name__)
 # left out: it is most of the webhook's events and no report counts it.
 CACHED_TYPES: dict[RollupLevel, tuple[str, ...]] = {
     RollupLevel.bulletin: tuple(
-        t.value for t in (EventType.bounce, EventType.click, EventType.open, EventType.unsubscribe)
+        t.value
+        for t in (
+            EventType.bounce,
+            EventType.click,
+            EventType.complaint,
+            EventType.open,
+            EventType.unsubscribe,
+        )
     ),
     RollupLevel.link: tuple(
         t.value for t in (EventType.click, EventType.feedback_no, EventType.feedback_yes)

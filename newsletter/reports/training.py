@@ -23,7 +23,13 @@ from newsletter.reports.measures import (
 )
 
 ITEM_TYPES = (EventType.click, EventType.feedback_yes, EventType.feedback_no)
-REACH_TYPES = (EventType.open, EventType.click, EventType.bounce, EventType.unsubscribe)
+REACH_TYPES = (
+    EventType.open,
+    EventType.click,
+    EventType.bounce,
+    EventType.unsubscribe,
+    EventType.complaint,
+)
 DEFAULT_KINDS = ("course",)
 ALL_KINDS = ("course", "briefing", "review", "resource", "feedback")
 
@@ -43,6 +49,7 @@ class Reach:
     opens: Counts
     clickers: Counts  # people who clicked any link
     unsubscribes: Counts
+    complaints: Counts = ZERO  # spam reports (the provider's webhook)
 
     @property
     def delivered(self) -> int:
@@ -128,6 +135,7 @@ def reach_of(session: Session, bulletins: Sequence[Bulletin]) -> dict[tuple[int,
             opens=get(EventType.open),
             clickers=get(EventType.click),
             unsubscribes=get(EventType.unsubscribe),
+            complaints=get(EventType.complaint),
         )
     return out
 
