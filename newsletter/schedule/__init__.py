@@ -14,7 +14,7 @@ When a month goes out is plan knowledge (:mod:`newsletter.plan.slots`); this pac
 from newsletter.schedule.deps import Deps, PlanUnavailable
 from newsletter.schedule.leader import Leadership, leader_present, leadership_for
 from newsletter.schedule.notify import Notifier
-from newsletter.schedule.outlook import outlook
+from newsletter.schedule.outlook import MonthOutlook, outlook
 from newsletter.schedule.runner import SchedulerService, stored_jobs
 from newsletter.schedule.tick import OPEN, Lifecycle, TickReport
 from newsletter.schedule.timeline import local_text
@@ -25,6 +25,7 @@ __all__ = [
     "Deps",
     "Leadership",
     "Lifecycle",
+    "MonthOutlook",
     "Notifier",
     "PlanUnavailable",
     "SchedulerService",

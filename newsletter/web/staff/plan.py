@@ -31,6 +31,7 @@ from newsletter.plan import (
     revisions,
     send_info,
 )
+from newsletter.schedule import MonthOutlook
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.render import flash, render, see_other
@@ -120,15 +121,24 @@ class CalendarRow:
     sent: bool
 
 
-def _outlook(
+def outlook_rows(
     engine: object, settings: Settings, plan: Plan, clock: Clock, now: datetime
-) -> dict[str, tuple[str, datetime | None]]:
-    """Each open month's next step, as the scheduler sees it (`schedule list` says the same)."""
+) -> list[MonthOutlook]:
+    """Each month's send time, status and next step, as the scheduler sees them (`schedule
+    list` says the same), for ``plan`` as already read."""
     from newsletter.schedule import Lifecycle, default_deps, outlook
 
     deps = dataclasses.replace(default_deps(), load_plan=lambda _settings: plan)
     lifecycle = Lifecycle(engine, settings, clock=clock, deps=deps)  # type: ignore[arg-type]
     rows, _problem = outlook(lifecycle, now)
+    return rows
+
+
+def _outlook(
+    engine: object, settings: Settings, plan: Plan, clock: Clock, now: datetime
+) -> dict[str, tuple[str, datetime | None]]:
+    """Each open month's next step, as the scheduler sees it (`schedule list` says the same)."""
+    rows = outlook_rows(engine, settings, plan, clock, now)
     return {row.month: (row.next_action, row.next_at) for row in rows}
 
 
