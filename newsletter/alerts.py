@@ -52,7 +52,7 @@ WEBHOOK_SILENCE = timedelta(hours=24)
 WEBHOOK_WATCH = timedelta(days=14)  # after a send starts, its events keep coming for weeks
 NEVER_BUILT = "never built: not sent"  # the outlook's status of a past month with no draft
 
-_SENT_ONCE = (
+SENT_ONCE = (
     BulletinStatus.sending,
     BulletinStatus.sent,
     BulletinStatus.failed,
@@ -150,7 +150,7 @@ def _missed(
             Alert(
                 Kind.missed,
                 f"{month_label(b.month)} was not sent",
-                f"The bulletin missed its send time: {why}. The scheduler will not send it. "
+                f"It was not sent: {why}. The scheduler will not send it now. "
                 "Approve and send it late from its page, or leave it unsent.",
                 _page(b.month),
                 f"Decide about the {month_label(b.month)} bulletin",
@@ -299,7 +299,7 @@ def _webhook(
     sends = [
         b
         for b in bulletins
-        if b.status in _SENT_ONCE
+        if b.status in SENT_ONCE
         and b.send_started_at is not None
         and b.send_started_at >= now - WEBHOOK_WATCH
     ]

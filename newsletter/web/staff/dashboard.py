@@ -77,6 +77,14 @@ class NextSend:
     scheduler_at: datetime | None
 
 
+def _label(bulletin: Bulletin, plan: Plan | None) -> str:
+    """A draft as its page says it ("awaiting approval" once its checks pass); otherwise the
+    sendability label ("scheduled, paused", "approved, out of date")."""
+    if bulletin.status == BulletinStatus.draft:
+        return status_of(bulletin, plan)
+    return status_label(bulletin, plan)
+
+
 def _asked(db: Session, month: str) -> bool:
     history = reviews(db, month)
     return bool(history) and history[-1].action == "asked"
@@ -155,7 +163,7 @@ def _next_send(
             label=month_name(row.month[:7]),
             theme=theme.title if theme is not None else (bulletin.theme if bulletin else ""),
             slot=row.slot,
-            status=status_label(bulletin, plan) if bulletin is not None else status,
+            status=_label(bulletin, plan) if bulletin is not None else status,
             needs=_needs(db, bulletin, plan, row.month),
             step=step,
             scheduler_action=row.next_action,
@@ -199,7 +207,7 @@ def _for_you(
                 month=month,
                 label=month_name(month[:7]),
                 theme=theme.title if theme is not None else (bulletin.theme if bulletin else ""),
-                status=status_label(bulletin, plan) if bulletin is not None else status,
+                status=_label(bulletin, plan) if bulletin is not None else status,
                 step=step,
                 send_at=send_at,
             )
@@ -227,11 +235,11 @@ def _outlook(
 
 
 def _last_sent(db: Session) -> Bulletin | None:
+    """The latest bulletin whose send began (sending, sent, stopped or failed)."""
     return db.exec(
         select(Bulletin)
-        .where(col(Bulletin.send_started_at).is_not(None))
-        .where(col(Bulletin.status) != BulletinStatus.cancelled)
-        .order_by(col(Bulletin.send_started_at).desc())
+        .where(col(Bulletin.status).in_([s.value for s in alerts.SENT_ONCE]))
+        .order_by(col(Bulletin.month).desc())
         .limit(1)
     ).first()
 

@@ -342,7 +342,7 @@ def test_an_approver_sees_what_awaits_their_approval_first(
     page = dashboard(settings, site, clock, "carol@example.org")
 
     mine = section(page, "for-you")
-    assert "Waiting for your approval first" in mine
+    assert "Waiting for you" in mine
     assert 'href="/admin/bulletins/2026-07">July 2026' in mine
     assert "Approve it, or reject it with a comment" in mine
     assert "2026-08" not in mine  # the editors' fix, not the approver's
