@@ -1,6 +1,7 @@
 """bench/web: server time of the plan pages with five years of plan (60 months, 500 catalogue
-items): the calendar, the month editor and an agency's preview of the edited month, as p50 and
-p95 per request and as ratios to ``/healthz`` measured the same way in the same run.
+items): the calendar, the month editor and an agency's preview of the edited month, and the
+staff dashboard over five years of sent bulletins (the last one with its ledger and events), as
+p50 and p95 per request and as ratios to ``/healthz`` measured the same way in the same run.
 
 Requests go through the real app in process (Starlette's test client, an editor signed in with
 a real session), so the times are the server's own: routing, session and role checks, the
@@ -14,16 +15,26 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
 
 from newsletter import accounts
 from newsletter.agencies import read_agencies, sync_agencies
 from newsletter.config import Settings
 from newsletter.db import make_engine, migrate
-from newsletter.models import Role
+from newsletter.eventlog import insert_events, note_changed
+from newsletter.models import (
+    Bulletin,
+    BulletinStatus,
+    Delivery,
+    DeliveryStatus,
+    Role,
+    Variant,
+)
 from newsletter.passwords import hash_password
 from newsletter.plan.store import import_directory
 from newsletter.web.app import create_app
@@ -83,6 +94,81 @@ def write_plan(root: Path) -> Path:
     return plan_dir
 
 
+HISTORY = 60  # sent bulletins before the plan's first month
+RECIPIENTS = 2000  # of the last of them
+
+
+def write_history(session: Session) -> None:
+    """HISTORY sent bulletins, one a month before the plan starts; the last with RECIPIENTS
+    deliveries (a few failed or unknown) and opens and clicks."""
+    bulletins = []
+    for n in range(HISTORY):
+        month = _month(n - HISTORY)
+        start = datetime.fromisoformat(f"{month}-05T09:00:00+00:00")
+        bulletin = Bulletin(
+            month=month,
+            theme=f"Theme of {month}",
+            subject=f"The learning bulletin for {month}",
+            status=BulletinStatus.sent,
+            send_at=start,
+            send_started_at=start,
+            sent_at=start,
+        )
+        session.add(bulletin)
+        bulletins.append(bulletin)
+    session.flush()
+    last = bulletins[-1]
+    assert last.id is not None
+    variant = Variant(bulletin_id=last.id, agency="health", subject=last.subject, html="", text="")
+    session.add(variant)
+    session.flush()
+    assert variant.id is not None
+    outcomes = [DeliveryStatus.sent] * (RECIPIENTS - 5) + [DeliveryStatus.failed] * 2
+    outcomes += [DeliveryStatus.unknown] * 3
+    session.execute(
+        insert(Delivery),
+        [
+            {
+                "bulletin_id": last.id,
+                "subscriber_id": None,
+                "agency": "health",
+                "variant_id": variant.id,
+                "status": outcome,
+                "batch": i // 100,
+            }
+            for i, outcome in enumerate(outcomes)
+        ],
+    )
+    ids = session.exec(select(Delivery.id).where(col(Delivery.bulletin_id) == last.id)).all()
+    at = last.send_started_at
+    insert_events(
+        session,
+        [
+            {
+                "delivery_id": d,
+                "bulletin_id": last.id,
+                "agency": "health",
+                "type": kind,
+                "occurred_at": at,
+                "recorded_at": at,
+                "link_id": None,
+                "source": "web",
+                "machine": False,
+                "machine_reason": None,
+                "rules_version": None,
+                "seconds_since_delivery": None,
+                "method": None,
+                "user_agent": None,
+                "provider_event_id": None,
+                "payload": None,
+            }
+            for i, d in enumerate(ids)
+            for kind in (("open", "click") if i % 3 == 0 else ("open",) if i % 2 else ())
+        ],
+    )
+    note_changed(session, [last.id])
+
+
 def _times(run: Callable[[], object], count: int) -> list[float]:
     out = []
     for _ in range(count):
@@ -117,6 +203,7 @@ def main() -> None:
             sync_agencies(session, read_agencies(settings.subscribers_dir / "agencies.yaml"))
             slugs = [a.slug for a in read_agencies(settings.subscribers_dir / "agencies.yaml")]
             import_directory(session, plan_dir, agencies=slugs, author="bench", message="bench")
+            write_history(session)
             accounts.add_user(
                 session,
                 email="editor@example.org",
@@ -158,6 +245,7 @@ def main() -> None:
                 "calendar": (get("/admin/calendar"), 40),
                 "editor": (get(f"/admin/plan/months/{month}"), 40),
                 "preview": (preview, 15),
+                "dashboard": (get("/admin/"), 40),
             }
             for run, _count in runs.values():
                 run()  # warm: templates compiled, the revision checked once
@@ -165,7 +253,10 @@ def main() -> None:
         engine.dispose()
     base50 = _p(results["/healthz"], 0.5)
     base95 = _p(results["/healthz"], 0.95)
-    print(f"plan: {MONTHS} months, {ITEMS} catalogue items; times per request (server, in process)")
+    print(
+        f"plan: {MONTHS} months, {ITEMS} catalogue items; {HISTORY} bulletins sent before it, "
+        f"the last to {RECIPIENTS}; times per request (server, in process)"
+    )
     print(f"{'page':<10} {'p50 ms':>9} {'p95 ms':>9} {'p50 / healthz':>14} {'p95 / healthz':>14}")
     for name, values in results.items():
         p50, p95 = _p(values, 0.5), _p(values, 0.95)
