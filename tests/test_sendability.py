@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from newsletter.models import Bulletin, BulletinStatus
-from newsletter.plan.digest import month_digest
+from newsletter.plan.digest import month_digest, month_digest_with_send_time
 from newsletter.plan.model import ItemUse, Plan, Section, SendSlot, Source
-from newsletter.sendability import out_of_date, start_refusal, status_label
+from newsletter.sendability import (
+    out_of_date,
+    start_refusal,
+    start_refusal_reason,
+    status_label,
+)
 from tests.plan_factories import make_item, make_plan, make_theme
 
 
@@ -85,8 +90,35 @@ def moved_slot(plan: Plan) -> Plan:
     return replace(plan, slot=SendSlot(day="2nd wed", at=time(10, 0)))
 
 
-@pytest.mark.parametrize("edit", [edited_theme, edited_used_item, moved_slot])
-def test_editing_the_theme_an_item_it_uses_or_its_slot_makes_it_out_of_date(edit) -> None:
+def moved_send_time(plan: Plan) -> Plan:
+    july = replace(plan.themes["2026-07"], send_date=date(2026, 7, 20), send_time=time(7, 30))
+    return replace(plan, themes={**plan.themes, "2026-07": july})
+
+
+@pytest.mark.parametrize("edit", [moved_slot, moved_send_time])
+def test_moving_the_send_date_or_time_keeps_an_approved_bulletin_current(edit) -> None:
+    plan = plan_of_two_months()
+    bulletin = approved_july(plan)
+    assert out_of_date(bulletin, edit(plan)) is None
+    assert start_refusal(bulletin, edit(plan)) is None
+
+
+def test_a_bulletin_fingerprinted_with_its_send_time_is_current_until_the_time_moves() -> None:
+    plan = plan_of_two_months()
+    before = approved_july(plan, month_hash=month_digest_with_send_time(plan, "2026-07"))
+    assert start_refusal(before, plan) is None
+    assert "out of date" in (start_refusal(before, moved_send_time(plan)) or "")
+
+
+def test_a_page_gets_the_reason_without_the_command() -> None:
+    plan = plan_of_two_months()
+    paused = approved_july(plan, schedule_paused=True)
+    assert start_refusal_reason(paused, plan) == "it is paused"
+    assert start_refusal_reason(approved_july(plan), plan) is None
+
+
+@pytest.mark.parametrize("edit", [edited_theme, edited_used_item])
+def test_editing_the_theme_or_an_item_it_uses_makes_it_out_of_date(edit) -> None:
     plan = plan_of_two_months()
     bulletin = approved_july(plan)
     changed = edit(plan)

@@ -26,6 +26,14 @@ from newsletter.models.reports import (
 )
 from newsletter.models.reviews import BulletinReview, ReviewAction
 from newsletter.models.schedule import ScheduleAction
+from newsletter.models.sending import (
+    OPEN_REQUEST_STATES,
+    SchedulerHeartbeat,
+    SendRequest,
+    SendRequestKind,
+    SendRequestState,
+    SendRun,
+)
 from newsletter.models.subscribers import (
     Agency,
     Audience,
@@ -47,6 +55,7 @@ from newsletter.models.users import (
 )
 
 __all__ = [
+    "OPEN_REQUEST_STATES",
     "TRANSITIONS",
     "AccountLink",
     "ActivityEntry",
@@ -79,6 +88,11 @@ __all__ = [
     "Role",
     "RollupLevel",
     "ScheduleAction",
+    "SchedulerHeartbeat",
+    "SendRequest",
+    "SendRequestKind",
+    "SendRequestState",
+    "SendRun",
     "Scope",
     "SessionStage",
     "Source",

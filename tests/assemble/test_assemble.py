@@ -360,8 +360,8 @@ def test_approval_is_refused_when_the_plan_changed_since_the_build(
             clock=clock,
         )
     assert refused.value.reasons == [
-        "the 2026-07 theme, a catalogue item it uses or its send time has changed in the plan "
-        "since it was built; rebuild it and check it again"
+        "the 2026-07 theme or a catalogue item it uses has changed in the plan since it was "
+        "built; rebuild it and check it again"
     ]
 
 

@@ -200,7 +200,7 @@ def message(path: Path) -> EmailMessage:
     [
         pytest.param(
             {"month_hash": "0" * 64},
-            "it is out of date: the 2026-10 theme, a catalogue item it uses or its send time "
+            "it is out of date: the 2026-10 theme or a catalogue item it uses "
             "has changed in the plan since it was built",
             id="out-of-date",
         ),
