@@ -109,31 +109,21 @@ def next_(
 
 
 def _set_paused(month: str, paused: bool) -> None:
-    from sqlalchemy import update
-    from sqlmodel import Session, col, select
+    from sqlmodel import Session
 
     from newsletter.clock import SystemClock
-    from newsletter.models import Bulletin
-    from newsletter.schedule import OPEN
+    from newsletter.schedule import ScheduleRefused, set_paused
 
     settings = load_settings()
     engine = open_engine(settings)
     try:
         with Session(engine) as session:
-            bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == month)).first()
-            if bulletin is None:
-                fail(
-                    f"there is no {month} bulletin yet; build it first: newsletter bulletin build {month}"
-                )
-            if bulletin.status not in OPEN:
-                fail(
-                    f"the {month} bulletin is {bulletin.status}; only one not yet sent can be paused or resumed"
-                )
-            session.execute(
-                update(Bulletin)
-                .where(col(Bulletin.id) == bulletin.id)
-                .values(schedule_paused=paused)
-            )
+            try:
+                bulletin = set_paused(session, month, paused=paused)
+            except ScheduleRefused as exc:
+                if "build it first" in str(exc):
+                    fail(f"{exc}: newsletter bulletin build {month}")
+                fail(str(exc))
             session.commit()
             send_at = bulletin.send_at
     finally:

@@ -227,6 +227,7 @@ def register(app: typer.Typer) -> None:
                         retry_unknown=retry_unknown,
                         resume_stopped=resume,
                         progress=progress,
+                        started_by="the command line",
                     )
             except DispatchError as exc:
                 fail(str(exc))

@@ -26,12 +26,12 @@ from sqlmodel import Session, col
 
 from newsletter.clock import Clock
 from newsletter.config import Settings
-from newsletter.dispatch import ledger
+from newsletter.dispatch import ledger, runs
 from newsletter.dispatch.batches import run_batches, transaction
 from newsletter.dispatch.deliver import RetryPolicy, Sleep
 from newsletter.dispatch.lock import send_lock
 from newsletter.dispatch.shutdown import pause
-from newsletter.dispatch.summary import AgencyCounts, DispatchError, Progress, SendSummary
+from newsletter.dispatch.summary import DispatchError, Progress, SendSummary
 from newsletter.lifecycle import TransitionError, transition
 from newsletter.logs import log_context
 from newsletter.models import Bulletin, BulletinStatus, DeliveryStatus, Variant
@@ -41,20 +41,6 @@ log = logging.getLogger(__name__)
 
 _FIRST_START = {BulletinStatus.approved, BulletinStatus.scheduled, BulletinStatus.missed}
 _RESTART = {BulletinStatus.failed, BulletinStatus.sent}
-
-
-def _counts(session: Session, bulletin_id: int) -> dict[str, AgencyCounts]:
-    out: dict[str, AgencyCounts] = {}
-    for agency, by_status in ledger.counts_by_agency(session, bulletin_id).items():
-        out[agency] = AgencyCounts(
-            sent=by_status.get(DeliveryStatus.sent, 0),
-            skipped=by_status.get(DeliveryStatus.skipped, 0),
-            failed=by_status.get(DeliveryStatus.failed, 0),
-            unknown=by_status.get(DeliveryStatus.unknown, 0),
-            pending=by_status.get(DeliveryStatus.pending, 0)
-            + by_status.get(DeliveryStatus.sending, 0),
-        )
-    return out
 
 
 def load_bulletin(session: Session, month: str) -> Bulletin:
@@ -161,6 +147,7 @@ def send_bulletin(
     progress: Progress | None = None,
     sleep: Sleep | None = None,
     policy: RetryPolicy | None = None,
+    started_by: str = "",
 ) -> SendSummary:
     """Send (or resume sending) ``month``'s bulletin; every subscriber gets it at most once.
 
@@ -169,7 +156,8 @@ def send_bulletin(
     between retries (tests inject one that moves a fake clock; the default ends early when the
     process is stopping, see :mod:`newsletter.dispatch.shutdown`); ``policy`` defaults to the
     settings' attempts and longest wait. A ``stopped`` send resumes only with
-    ``resume_stopped`` (a person asked for it).
+    ``resume_stopped`` (a person asked for it). ``started_by`` ("the scheduler", "the command
+    line") is recorded with this process's host and id in ``send_run``, for the progress page.
     """
     sleep = sleep or pause  # a wait that ends when the process is asked to stop
     policy = policy or RetryPolicy(
@@ -194,6 +182,7 @@ def send_bulletin(
                 progress=progress,
                 sleep=sleep,
                 policy=policy,
+                started_by=started_by,
             )
 
 
@@ -209,6 +198,7 @@ def _send_locked(
     progress: Progress | None,
     sleep: Sleep,
     policy: RetryPolicy,
+    started_by: str,
 ) -> SendSummary:
     start = _start(
         conn, month, clock=clock, retry_unknown=retry_unknown, resume_stopped=resume_stopped
@@ -223,9 +213,14 @@ def _send_locked(
     )
     if start.nothing_to_do:
         with transaction(conn) as session:
-            summary.by_agency = _counts(session, bulletin.id)
+            summary.by_agency = runs.counts(session, bulletin.id)
         return summary
 
+    with transaction(conn) as session:
+        run_id = runs.begin_run(
+            session, bulletin_id=bulletin.id, started_by=started_by, now=clock.now()
+        ).id
+    assert run_id is not None
     if progress is not None:
         progress.start(start.pending)
     run_batches(
@@ -256,5 +251,6 @@ def _send_locked(
                 update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(sent_at=clock.now())
             )
         summary.status = BulletinStatus(fresh.status)
-        summary.by_agency = _counts(session, bulletin.id)
+        summary.by_agency = runs.counts(session, bulletin.id)
+        runs.end_run(session, run_id, outcome=str(fresh.status), now=clock.now())
     return summary

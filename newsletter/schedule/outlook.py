@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from newsletter.models import Bulletin, BulletinStatus
 from newsletter.plan.model import Plan
-from newsletter.schedule.tick import OPEN, Lifecycle
+from newsletter.schedule.control import OPEN
+from newsletter.schedule.tick import Lifecycle
 from newsletter.schedule.timeline import Timeline
 from newsletter.sendability import is_out_of_date, status_label
 

@@ -46,6 +46,7 @@ from newsletter.db import engine_from_settings, ensure_schema, make_engine, sess
 from newsletter.dispatch import request_shutdown
 from newsletter.models.schedule import JOBS_TABLE, apscheduler_jobs
 from newsletter.plan.slots import next_slot_after
+from newsletter.schedule.control import beat
 from newsletter.schedule.deps import Deps
 from newsletter.schedule.leader import Leadership, leadership_for
 from newsletter.schedule.retention import apply_retention
@@ -124,6 +125,7 @@ class SchedulerService:
         self._scheduler: BaseScheduler | None = None
         self._thread: threading.Thread | None = None
         self._sends: list[threading.Thread] = []
+        self._leading_since: datetime | None = None
 
     # --- what the jobs do ------------------------------------------------------------------
 
@@ -136,11 +138,26 @@ class SchedulerService:
             self._stand_down()
             return None
         report = self.lifecycle.tick()
+        self._beat()
         for line in report.done:
             log.info("done: %s", line)
         if report.done:
             self.log_next(report)
         return report
+
+    def _beat(self) -> None:
+        """Record this tick, so the staff app can say a scheduler is there (and which)."""
+        try:
+            with session_scope(self.engine) as session:
+                beat(
+                    session,
+                    name=self.name,
+                    now=self.clock.now(),
+                    tick_seconds=self.settings.schedule_tick_seconds,
+                    leading_since=self._leading_since or self.clock.now(),
+                )
+        except Exception:  # the heartbeat must never stop the scheduler
+            log.exception("could not record the scheduler's heartbeat")
 
     def retention(self) -> int | None:
         if not self.leadership.still_held():
@@ -326,6 +343,7 @@ class SchedulerService:
 
     def _lead(self) -> None:
         self._wake.clear()
+        self._leading_since = self.clock.now()
         scheduler = self.build_scheduler()
         self._scheduler = scheduler
         try:

@@ -38,9 +38,23 @@ from newsletter.config import Settings
 from newsletter.dispatch.lock import sender_alive
 from newsletter.dispatch.summary import SendInProgress
 from newsletter.lifecycle import TransitionError, transition
-from newsletter.models import Bulletin, BulletinStatus
+from newsletter.models import (
+    Bulletin,
+    BulletinStatus,
+    SendRequest,
+    SendRequestKind,
+    SendRequestState,
+)
 from newsletter.plan.model import Plan
 from newsletter.schedule.actions import claim, done_actions, release
+from newsletter.schedule.control import (
+    OPEN,
+    close_request,
+    pending_requests,
+    request_refusal,
+    start_request,
+    started_requests,
+)
 from newsletter.schedule.deps import Deps, PlanUnavailable
 from newsletter.schedule.notify import Notifier
 from newsletter.schedule.timeline import Action, Step, Timeline, local_text, timeline_for
@@ -48,8 +62,6 @@ from newsletter.sendability import out_of_date, start_refusal
 
 log = logging.getLogger(__name__)
 
-# Statuses the scheduler still acts on; any other belongs to a send or to a person.
-OPEN = frozenset({BulletinStatus.draft, BulletinStatus.approved, BulletinStatus.scheduled})
 DEFAULT_LEAD_DAYS = 10
 MAX_TAKEOVERS = 3  # a send that kills its process every time is left to a person after this
 
@@ -167,9 +179,12 @@ class Lifecycle:
             else:
                 log.info("the plan reads cleanly again")
             self._last_problem = report.plan_problem
+        started = self._carry_out_requests(plan, now, report)
         bulletins = self.bulletins()
         timelines = self.timelines(plan, bulletins.values())
         for month in sorted(timelines):
+            if month in started:
+                continue  # a person's "send now" started it this tick
             try:
                 self._advance(timelines[month], bulletins.get(month), plan, now, report)
             except Exception:  # one month's failure must not stop the others
@@ -351,7 +366,102 @@ class Lifecycle:
             return
         log.info("%s: sending (slot %s, now %s)", tl.month, self._local(tl.slot), self._local(now))
         report.done.append(f"{tl.month}: send started")
-        self._start_send(bulletin, tl, now)
+        self._start_send(bulletin, tl.month, now)
+
+    # --- people's requests ("send now", "resume") -----------------------------------------
+
+    def _carry_out_requests(self, plan: Plan | None, now: datetime, report: TickReport) -> set[str]:
+        """Start the sends people asked for on the bulletin page; the months started."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            self._close_finished_requests(session, now)
+            requests = pending_requests(session)
+            session.commit()
+        started: set[str] = set()
+        for request in requests:
+            try:
+                if self._carry_out(request, plan, now, report):
+                    started.add(request.month)
+            except Exception:  # one request's failure must not stop the rest of the tick
+                log.exception("carrying out the send request for %s failed", request.month)
+        return started
+
+    def _carry_out(
+        self, request: SendRequest, plan: Plan | None, now: datetime, report: TickReport
+    ) -> bool:
+        assert request.id is not None
+        kind = SendRequestKind(request.kind)
+        with Session(self.engine, expire_on_commit=False) as session:
+            bulletin = session.get(Bulletin, request.bulletin_id)
+            running = bulletin is not None and (
+                request.month in self._own_sends
+                or sender_alive(self.engine, bulletin_id=request.bulletin_id)
+            )
+            refusal = request_refusal(bulletin, kind, plan, sender_running=running)
+            if refusal is None and now - request.requested_at > self.grace:
+                refusal = (
+                    f"no scheduler carried it out within {self.settings.send_grace_hours:g} "
+                    "hours of the request; ask again if it should still go"
+                )
+            if refusal is not None:
+                close_request(
+                    session, request.id, state=SendRequestState.refused, outcome=refusal, now=now
+                )
+                session.commit()
+                log.warning(
+                    "%s: NOT SENT as %s asked: %s", request.month, request.requested_by, refusal
+                )
+                report.done.append(f"{request.month}: send request refused ({refusal})")
+                return False
+            assert bulletin is not None
+            if not start_request(session, request.id, now=now):
+                session.rollback()
+                return False
+            if bulletin.status == BulletinStatus.stopped:
+                # A person asked for this stopped send to go on: nothing else ever resumes it.
+                transition(session, bulletin, BulletinStatus.sending, now=now)
+            session.commit()
+        log.info(
+            "%s: sending now, as %s asked at %s",
+            request.month,
+            request.requested_by,
+            self._local(request.requested_at),
+        )
+        report.done.append(f"{request.month}: send started, as {request.requested_by} asked")
+        self._start_send(bulletin, request.month, now, request_id=request.id)
+        return True
+
+    def _close_started(self, request_id: int) -> None:
+        """The send a request started has ended (or another process has it): say how."""
+        with Session(self.engine) as session:
+            request = session.get(SendRequest, request_id)
+            bulletin = session.get(Bulletin, request.bulletin_id) if request else None
+            if request is None or bulletin is None:
+                return
+            outcome = str(bulletin.status)
+            if bulletin.status == BulletinStatus.sending:
+                outcome = "another process is sending it"
+            close_request(
+                session,
+                request_id,
+                state=SendRequestState.done,
+                outcome=outcome,
+                now=self.clock.now(),
+            )
+            session.commit()
+
+    def _close_finished_requests(self, session: Session, now: datetime) -> None:
+        """Started requests whose send ended in a process that is gone (a crash, a restart)."""
+        for request in started_requests(session):
+            assert request.id is not None
+            if request.month in self._own_sends:
+                continue
+            bulletin = session.get(Bulletin, request.bulletin_id)
+            if bulletin is not None and bulletin.status == BulletinStatus.sending:
+                continue  # still going (or resumed by a take-over): open until it ends
+            outcome = str(bulletin.status) if bulletin is not None else "gone"
+            close_request(
+                session, request.id, state=SendRequestState.done, outcome=outcome, now=now
+            )
 
     def _take_over_if_orphaned(
         self, bulletin: Bulletin, tl: Timeline, now: datetime, report: TickReport
@@ -407,59 +517,63 @@ class Lifecycle:
             )
         except Exception:  # the send matters more than the email about it
             log.exception("%s: could not tell the approvers about the resumed send", tl.month)
-        self._start_send(bulletin, tl, now)
+        self._start_send(bulletin, tl.month, now)
 
-    def _start_send(self, bulletin: Bulletin, tl: Timeline, now: datetime) -> None:
-        self._own_sends.add(tl.month)
+    def _start_send(
+        self, bulletin: Bulletin, month: str, now: datetime, *, request_id: int | None = None
+    ) -> None:
+        self._own_sends.add(month)
 
         def send() -> None:
             try:
-                self._sending(bulletin, tl, now)
+                self._sending(bulletin, month, now)
             finally:
-                self._own_sends.discard(tl.month)
+                self._own_sends.discard(month)
+                if request_id is not None:
+                    self._close_started(request_id)
 
-        self.run_send(tl.month, send)
+        self.run_send(month, send)
 
-    def _sending(self, bulletin: Bulletin, tl: Timeline, now: datetime) -> None:
+    def _sending(self, bulletin: Bulletin, month: str, now: datetime) -> None:
         """The send itself, then its outcome checked: inline, or in a thread of its own."""
         assert bulletin.id is not None
         try:
-            summary = self.deps.send(self.engine, self.settings, tl.month, clock=self.clock)
+            summary = self.deps.send(self.engine, self.settings, month, clock=self.clock)
         except SendInProgress:
             # Someone started `bulletin send` by hand at the same moment: their send goes on.
-            log.info("%s: another process is already sending it; leaving it to them", tl.month)
+            log.info("%s: another process is already sending it; leaving it to them", month)
             return
         except Exception as exc:
-            log.exception("%s: the scheduled send failed", tl.month)
+            log.exception("%s: the scheduled send failed", month)
             self._alert_once(
                 bulletin,
                 Action.send_failed,
                 now,
-                f"FAILED: the {tl.month} bulletin's scheduled send failed",
-                f"The scheduled send of the {tl.month} bulletin failed: {exc}\n\n"
+                f"FAILED: the {month} bulletin's scheduled send failed",
+                f"The scheduled send of the {month} bulletin failed: {exc}\n\n"
                 "The scheduler will not try again by itself. See what happened and resume "
-                f"it from its page:\n\n    {self._page(tl.month)}\n",
+                f"it from its page:\n\n    {self._page(month)}\n",
             )
             return
         with Session(self.engine) as session:
             row = session.get(Bulletin, bulletin.id)
             status = row.status if row is not None else None
         if status == BulletinStatus.stopped:
-            log.info("%s: a person stopped the send; it waits for a person to resume it", tl.month)
+            log.info("%s: a person stopped the send; it waits for a person to resume it", month)
             return
         if status != BulletinStatus.sent:
             # Dispatch reports trouble in its summary (and a ``failed`` status), not by raising.
-            log.error("%s: the scheduled send stopped (%s): %s", tl.month, status, summary)
+            log.error("%s: the scheduled send stopped (%s): %s", month, status, summary)
             self._alert_once(
                 bulletin,
                 Action.send_failed,
                 now,
-                f"FAILED: the {tl.month} bulletin's scheduled send stopped",
-                f"The scheduled send of the {tl.month} bulletin stopped; it is {status}.\n"
-                f"{summary}\n\nSee it and resume it from its page:\n\n    {self._page(tl.month)}\n",
+                f"FAILED: the {month} bulletin's scheduled send stopped",
+                f"The scheduled send of the {month} bulletin stopped; it is {status}.\n"
+                f"{summary}\n\nSee it and resume it from its page:\n\n    {self._page(month)}\n",
             )
             return
-        log.info("%s: send finished: %s", tl.month, summary)
+        log.info("%s: send finished: %s", month, summary)
 
     def _mark_missed(
         self, bulletin: Bulletin, now: datetime, reason: str, report: TickReport

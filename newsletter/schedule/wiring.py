@@ -38,7 +38,9 @@ def send(engine: Engine, settings: Settings, month: str, *, clock: Clock) -> obj
     """Send ``month`` through the configured transport: the same call as ``bulletin send``."""
     transport = make_transport(settings)
     try:
-        return send_bulletin(engine, settings, month, transport=transport, clock=clock)
+        return send_bulletin(
+            engine, settings, month, transport=transport, clock=clock, started_by="the scheduler"
+        )
     finally:
         transport.close()
 
