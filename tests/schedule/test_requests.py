@@ -190,17 +190,18 @@ def test_a_pending_request_can_be_withdrawn_and_a_new_one_made(engine: Engine) -
         assert bulletin.id is not None
         withdrawn = withdraw_request(session, bulletin.id, now=clock.now())
         session.commit()
-    assert withdrawn is not None and withdrawn.state == SendRequestState.withdrawn
+    assert withdrawn is not None
+    assert withdrawn.state == SendRequestState.withdrawn
     second, made = _ask(engine, clock)
-    assert made and second.id != first.id
+    assert made
+    assert second.id != first.id
 
 
 def test_pausing_needs_a_bulletin_not_yet_sent(engine: Engine) -> None:
     world = World(plan=make_plan([MONTH]))
     clock = FakeClock(BEFORE_SLOT)
-    with Session(engine) as session:
-        with pytest.raises(ScheduleRefused, match="build it first"):
-            set_paused(session, MONTH, paused=True)
+    with Session(engine) as session, pytest.raises(ScheduleRefused, match="build it first"):
+        set_paused(session, MONTH, paused=True)
     _ready(engine, world, clock)
     with Session(engine) as session:
         session.execute(update(Bulletin).values(status=BulletinStatus.sent))
@@ -213,10 +214,13 @@ def test_the_scheduler_state_says_plainly_when_none_runs_or_none_ticks(engine: E
     now = BEFORE_SLOT
     with Session(engine) as session:
         nobody = scheduler_state(session, leader_present=False, now=now)
-        assert not nobody.running and "No scheduler is running" in nobody.text
+        assert not nobody.running
+        assert "No scheduler is running" in nobody.text
         beat(session, name="default", now=now, tick_seconds=60, leading_since=now)
         session.commit()
         ticking = scheduler_state(session, leader_present=True, now=now + timedelta(seconds=30))
-        assert ticking.running and "checks every 60 seconds" in ticking.text
+        assert ticking.running
+        assert "checks every 60 seconds" in ticking.text
         stuck = scheduler_state(session, leader_present=True, now=now + timedelta(minutes=10))
-        assert not stuck.running and "may be stuck" in stuck.text
+        assert not stuck.running
+        assert "may be stuck" in stuck.text
