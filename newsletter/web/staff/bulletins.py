@@ -46,9 +46,9 @@ from newsletter.assemble import (
 )
 from newsletter.config import Settings
 from newsletter.dispatch import DispatchError, send_test_copies, stop_send
-from newsletter.models import Agency, Bulletin, Link, User, Variant
+from newsletter.models import Agency, Bulletin, BulletinStatus, Link, User, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
-from newsletter.schedule import Notifier
+from newsletter.schedule import OPEN, RESUMABLE, Notifier, last_request, open_request
 from newsletter.tokens import agency_token
 from newsletter.transports import Outcome, TransportError, make_transport
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
@@ -145,6 +145,8 @@ def next_step(
         )
     if status == "draft":
         return NextStep("Fix the failing checks below, then rebuild the draft.", "editor")
+    if status == "missed" and bulletin.approved_at is not None and not out_of_date:
+        return NextStep("It was missed: send it now if it should still go out.", "editor")
     if status in ("awaiting approval", "missed") and not asked:
         return NextStep(
             "Check the previews and links, send yourself a proof, then ask for approval.",
@@ -155,13 +157,17 @@ def next_step(
     if status == "paused":
         return NextStep("The send is paused: resume it to send at its time.", "editor")
     if status == "approved":
-        return NextStep("Nothing: it goes out at its send time.", "")
+        return NextStep(
+            "Nothing: it goes out at its send time (change the time, pause it or send it now "
+            "below).",
+            "",
+        )
     if status == "sending":
         return NextStep("It is sending: watch its progress.", "anyone")
     if status == "stopped":
         return NextStep(
-            "A person stopped the send; nothing resumes it but a person. Resuming from this "
-            "page is not built yet: an operator runs the send with --resume.",
+            "A person stopped the send; nothing resumes it but a person: resume it below when "
+            "it should go on.",
             "editor",
         )
     if status == "failed":
@@ -237,8 +243,33 @@ def _page(
         errors=extra.pop("errors", {}),
         link_check=extra.pop("link_check", None),
         comment=extra.pop("comment", ""),
+        **_sending_context(db, bulletin),
         **extra,
     )
+
+
+def _sending_context(db: Session, bulletin: Bulletin | None) -> dict[str, Any]:
+    """What the page's "Sending" part needs: the open "send now" request, what may be done.
+    The pages that do it are in :mod:`.sending`."""
+    if bulletin is None or bulletin.id is None:
+        return {"send_request": None, "last_send_request": None}
+    last = last_request(db, bulletin.id)
+    status = BulletinStatus(bulletin.status)
+    return {
+        "send_request": open_request(db, bulletin.id),
+        "last_send_request": last if last is not None and last.closed_at is not None else None,
+        "may_move": status in OPEN,
+        "may_send_now": status
+        in (BulletinStatus.approved, BulletinStatus.scheduled, BulletinStatus.missed),
+        "may_resume": status in RESUMABLE,
+        "watchable": status
+        in (
+            BulletinStatus.sending,
+            BulletinStatus.sent,
+            BulletinStatus.failed,
+            BulletinStatus.stopped,
+        ),
+    }
 
 
 @router.get("/bulletins", response_class=HTMLResponse)
@@ -640,4 +671,4 @@ def stop(
     record(db, actor=user, action="bulletin.stop", object=f"bulletin:{month}")
     flash(staff, f"{month_name(month)} will stop after the batch in flight")
     db.commit()
-    return see_other(f"/admin/bulletins/{month}")
+    return see_other(f"/admin/bulletins/{month}/progress")

@@ -32,6 +32,7 @@ from newsletter.plan import (
     send_info,
 )
 from newsletter.schedule import MonthOutlook
+from newsletter.sendability import is_out_of_date
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.render import flash, render, see_other
@@ -96,7 +97,7 @@ def status_of(bulletin: Bulletin | None, plan: Plan | None) -> str:
     if bulletin is None:
         return "planned"
     status = BulletinStatus(bulletin.status)
-    if status in _BUILT and plan is not None and bulletin.plan_hash != plan.digest:
+    if status in _BUILT and plan is not None and is_out_of_date(bulletin, plan):
         return "out of date"
     if status in _BUILT and bulletin.schedule_paused:
         return "paused"
