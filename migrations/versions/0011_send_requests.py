@@ -7,7 +7,7 @@
 * ``ix_delivery_bulletin_sent_at``: the progress page's rate (messages in the last minute).
 
 Revision ID: 0011_send_requests
-Revises: 0010_bulletin_month_hash
+Revises: 0014_report_cache_complaints
 Create Date: 2026-12-01 08:30:00
 """
 
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0011_send_requests"
-down_revision: str | None = "0010_bulletin_month_hash"
+down_revision: str | None = "0014_report_cache_complaints"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
