@@ -14,11 +14,15 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from newsletter.web.api.errors import error_body
 from newsletter.web.pages import render_page
 
 log = logging.getLogger(__name__)
 
 _JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/metrics")
+# Paths the API's mount does not take (Starlette's mount does not match a path holding a line
+# break, %0A) still answer in the API's one error shape.
+_API_PREFIX = "/api/v1/"
 
 
 def wants_html(request: Request) -> bool:
@@ -30,6 +34,13 @@ def wants_html(request: Request) -> bool:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith(_API_PREFIX):
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return JSONResponse(
+            error_body(exc.status_code, message.lower()),
+            status_code=exc.status_code,
+            headers={"Cache-Control": "no-store", **(exc.headers or {})},
+        )
     if not wants_html(request):
         return await http_exception_handler(request, exc)
     if exc.status_code == 404:

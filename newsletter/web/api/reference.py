@@ -69,6 +69,11 @@ def _with_our_errors(document: dict[str, Any]) -> dict[str, Any]:
             responses = op.setdefault("responses", {})
             for status, meaning in _ERRORS.items():
                 responses[status] = {"description": meaning, "content": error}
+            if "requestBody" in op:
+                responses.setdefault("400", {"description": "The body could not be read as JSON."})
+            for status, response in responses.items():
+                if status.startswith("4"):  # a route's own errors (404, 409...) too
+                    response["content"] = error
     return document
 
 

@@ -21,7 +21,10 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples
 @router.get(
     "/training",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}, "description": "The report."}},
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The report."},
+        400: {"description": "The filters make no report (an unknown kind, say)."},
+    },
 )
 def training_report(
     token: Annotated[ApiToken, Depends(scoped(Scope.reports_read))],

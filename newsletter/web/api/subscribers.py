@@ -4,9 +4,9 @@ unsubscribe, erase."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
@@ -51,6 +51,10 @@ router = APIRouter(prefix="/subscribers", tags=["subscribers"])
 Writer = Annotated[ApiToken, Depends(scoped(Scope.subscribers_write))]
 Reader = Annotated[ApiToken, Depends(scoped(Scope.subscribers_read))]
 AudienceName = Literal["children", "adults"]
+Email = Annotated[str, Path(examples=["jo.bloggs@police.example.org"])]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No subscriber with that address."}
+}
 
 
 class NewSubscriber(BaseModel):
@@ -191,7 +195,13 @@ def _agency(
     "",
     status_code=202,
     response_model=Accepted,
-    responses={201: {"model": SubscriberOut, "description": "Added at once (confirmed)."}},
+    responses={
+        201: {"model": SubscriberOut, "description": "Added at once (confirmed)."},
+        409: {
+            "description": "Not added at once: the address has unsubscribed, bounced, "
+            "complained or been erased (only the person can come back, by signing up)."
+        },
+    },
 )
 def add_subscriber(
     body: NewSubscriber,
@@ -309,15 +319,15 @@ def _add_confirmed(
     return existing
 
 
-@router.get("/{email}", response_model=SubscriberOut)
-def get_subscriber(email: str, token: Reader, db: SessionDep) -> SubscriberOut:
+@router.get("/{email}", response_model=SubscriberOut, responses=NOT_FOUND)
+def get_subscriber(email: Email, token: Reader, db: SessionDep) -> SubscriberOut:
     """Everything held about one subscriber (a subject access request)."""
     return _out(db, _found(db, email))
 
 
-@router.post("/{email}/unsubscribe", response_model=Changed)
+@router.post("/{email}/unsubscribe", response_model=Changed, responses=NOT_FOUND)
 def unsubscribe_subscriber(
-    email: str, request: Request, token: Writer, db: SessionDep, clock: ClockDep
+    email: Email, request: Request, token: Writer, db: SessionDep, clock: ClockDep
 ) -> Changed:
     """Unsubscribe at once (safe to repeat: ``changed`` says whether anything changed)."""
     subscriber = _found(db, email)
@@ -334,9 +344,9 @@ def unsubscribe_subscriber(
     return Changed(email=subscriber.email or "", status=str(subscriber.status), changed=changed)
 
 
-@router.delete("/{email}", response_model=Changed)
+@router.delete("/{email}", response_model=Changed, responses=NOT_FOUND)
 def erase_subscriber(
-    email: str, request: Request, token: Writer, db: SessionDep, clock: ClockDep
+    email: Email, request: Request, token: Writer, db: SessionDep, clock: ClockDep
 ) -> Changed:
     """Erase a person's data: the address is suppressed, agency-level history kept."""
     subscriber = _found(db, email)
