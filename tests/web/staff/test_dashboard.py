@@ -150,6 +150,20 @@ def test_a_missed_bulletin_is_alerted_with_the_schedulers_reason_and_a_link_to_a
     assert 'href="/admin/bulletins/2026-06">Decide about the June 2026 bulletin' in alerts
 
 
+def test_a_planned_month_whose_send_time_passed_with_no_draft_is_alerted_as_not_sent(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    clock.set(JULY_SLOT + timedelta(days=1))
+
+    page = dashboard(settings, site, clock, "ann@example.org")
+
+    alerts = section(page, "alerts")
+    assert "July 2026 was not sent" in alerts
+    assert "no draft had been built" in alerts
+    assert 'href="/admin/bulletins/2026-07">Open the July 2026 bulletin' in alerts
+    assert "August 2026" in section(page, "next-send")
+
+
 def test_a_missed_bulletin_long_ago_is_history_not_an_alert(
     settings: Settings, site: Engine, clock: FakeClock
 ) -> None:
