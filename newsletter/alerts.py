@@ -17,9 +17,11 @@ last SendGrid webhook post) and says, in words:
   the later of the last post and the send's start). Every verified post stores its events
   (unmatched ones too, with their payload), each with the post's ``recorded_at``, so the events
   table is the durable "last heard" record, shared by every process and host;
-* **scheduler**: no process holds the scheduler's leadership lock
-  (:func:`newsletter.schedule.leader_present`) while the plan has a step ahead: nothing will be
-  built, reminded or sent at its time.
+* **scheduler**: no scheduler is working while the plan has a step ahead: no process holds
+  the leadership lock (:func:`newsletter.schedule.leader_present`), or the one holding it has
+  not recorded its heartbeat for three ticks (:func:`newsletter.schedule.scheduler_state`, the
+  same words the bulletin page's "send now" gives). Nothing will be built, reminded or sent at
+  its time.
 
 Every alert links to the staff page where the person acts and names the roles that act on it,
 so the dashboard shows each person theirs first. The same words are in docs/operations.md.
@@ -45,7 +47,7 @@ from newsletter.models import (
     EventSource,
     ScheduleAction,
 )
-from newsletter.schedule import OPEN, MonthOutlook, local_text
+from newsletter.schedule import OPEN, MonthOutlook, SchedulerState, local_text
 
 RECENT = timedelta(days=45)  # missed and failed sends older than this are history
 WEBHOOK_SILENCE = timedelta(hours=24)
@@ -101,12 +103,12 @@ def collect(
     *,
     now: datetime,
     outlook: Sequence[MonthOutlook],
-    scheduler_running: bool,
+    scheduler: SchedulerState,
 ) -> list[Alert]:
     """Every alert that stands at ``now``, most urgent first (see the module docstring).
 
     ``outlook`` is :func:`newsletter.schedule.outlook`'s rows at ``now`` (the dashboard reads
-    them anyway); ``scheduler_running`` whether a scheduler holds the leadership lock.
+    them anyway); ``scheduler`` what :func:`newsletter.schedule.scheduler_state` says.
     """
     bulletins = list(session.exec(select(Bulletin)))
     found: list[Alert] = []
@@ -116,10 +118,11 @@ def collect(
     webhook = _webhook(session, settings, bulletins, now)
     if webhook is not None:
         found.append(webhook)
-    if not scheduler_running:
+    if not scheduler.running:
         ahead = [row for row in outlook if row.next_at is not None]
         if ahead:
-            found.append(_no_scheduler(min(ahead, key=lambda r: r.next_at or now), settings))
+            first = min(ahead, key=lambda r: r.next_at or now)
+            found.append(_no_scheduler(first, scheduler, settings))
     return sorted(found, key=lambda a: (ORDER.index(a.kind), a.month or ""))
 
 
@@ -246,7 +249,7 @@ def _failed_and_stopped(session: Session, bulletins: list[Bulletin], now: dateti
                     "A person stopped the send after its batch in flight; nothing resumes it but "
                     "a person. Nobody already sent to gets it twice when it is resumed."
                     + (f" So far: {trouble}." if trouble else ""),
-                    _page(b.month),
+                    f"{_page(b.month)}/progress",
                     f"Resume or leave the {label} send",
                     ("editor", "approver"),
                     b.month,
@@ -262,7 +265,7 @@ def _failed_and_stopped(session: Session, bulletins: list[Bulletin], now: dateti
                     + (f": {trouble}" if trouble else "")
                     + ". Failed messages were refused for good (see why on the report); unknown "
                     "ones may have arrived and are never resent without a person's decision.",
-                    _page(b.month),
+                    f"{_page(b.month)}/progress",
                     f"See the {label} send",
                     ("editor", "approver"),
                     b.month,
@@ -332,14 +335,17 @@ def _webhook(
     )
 
 
-def _no_scheduler(row: MonthOutlook, settings: Settings) -> Alert:
+def _no_scheduler(row: MonthOutlook, scheduler: SchedulerState, settings: Settings) -> Alert:
     assert row.next_at is not None
+    title = "No scheduler is running"
+    if scheduler.heartbeat is not None and "holds the lead" in scheduler.text:
+        title = "The scheduler has stopped checking in"
     return Alert(
         Kind.scheduler,
-        "No scheduler is running",
-        "Nothing will be built, reminded or sent at its time until one runs. Next due: "
-        f"{month_label(row.month)}, {row.next_action}, at "
-        f"{local_text(row.next_at, settings.zone)}. Ask whoever runs the service to start it.",
+        title,
+        f"{scheduler.text} Nothing will be built, reminded or sent at its time until one "
+        f"works. Next due: {month_label(row.month)}, {row.next_action}, at "
+        f"{local_text(row.next_at, settings.zone)}.",
         _page(row.month),
         f"Open the {month_label(row.month)} bulletin",
         ("admin", "editor", "approver"),

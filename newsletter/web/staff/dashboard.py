@@ -16,6 +16,7 @@ Every read is bounded by the number of open months, not by the history: the bull
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +31,15 @@ from newsletter.config import Settings
 from newsletter.models import Bulletin, BulletinStatus
 from newsletter.plan import Plan
 from newsletter.reports import BulletinHeadline, bulletin_headline
-from newsletter.schedule import OPEN, MonthOutlook, default_deps, leader_present, outlook
+from newsletter.schedule import (
+    OPEN,
+    MonthOutlook,
+    SchedulerState,
+    default_deps,
+    leader_present,
+    outlook,
+    scheduler_state,
+)
 from newsletter.sendability import out_of_date, status_label
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, Staff, staff_router
@@ -38,6 +47,7 @@ from newsletter.web.staff.bulletins import NextStep, next_step
 from newsletter.web.staff.plan import load_state, month_name, outlook_rows, status_of
 from newsletter.web.staff.render import render
 
+log = logging.getLogger(__name__)
 router = staff_router()
 
 # Statuses whose month may still need a person (besides the scheduler's open ones).
@@ -234,6 +244,15 @@ def _outlook(
     return rows
 
 
+def _scheduler(db: Session, settings: Settings, now: datetime) -> SchedulerState:
+    try:
+        present = leader_present(settings)
+    except Exception:  # a probe that fails must not break the page
+        log.exception("cannot tell whether a scheduler leads")
+        present = False
+    return scheduler_state(db, leader_present=present, now=now)
+
+
 def _last_sent(db: Session) -> Bulletin | None:
     """The latest bulletin whose send began (sending, sent, stopped or failed)."""
     return db.exec(
@@ -260,7 +279,7 @@ def dashboard(
     bulletins = {b.month: b for b in db.exec(select(Bulletin)).all()}
     grace = timedelta(hours=settings.send_grace_hours)
     standing = alerts.collect(
-        db, settings, now=now, outlook=rows, scheduler_running=leader_present(settings)
+        db, settings, now=now, outlook=rows, scheduler=_scheduler(db, settings, now)
     )
     mine = [a for a in standing if a.is_for(staff.roles)]
     others = [a for a in standing if not a.is_for(staff.roles)]

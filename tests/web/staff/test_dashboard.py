@@ -29,6 +29,7 @@ from newsletter.models import (
 from newsletter.plan import current_plan
 from newsletter.plan.digest import month_digest
 from newsletter.schedule import leadership_for
+from newsletter.schedule.control import beat
 from tests.conftest import make_settings
 from tests.factories import (
     make_bulletin,
@@ -198,7 +199,7 @@ def test_a_send_that_finished_with_failed_and_unknown_deliveries_is_alerted_with
     alerts = section(page, "alerts")
     assert "The June 2026 send finished with failures" in alerts
     assert "1 message failed and 2 with an unknown outcome" in alerts
-    assert 'href="/admin/bulletins/2026-06">See the June 2026 send' in alerts
+    assert 'href="/admin/bulletins/2026-06/progress">See the June 2026 send' in alerts
 
 
 def test_a_send_that_ended_failed_is_alerted(
@@ -221,7 +222,7 @@ def test_a_send_a_person_stopped_is_alerted_until_a_person_acts(
     alerts = section(page, "alerts")
     assert "The June 2026 send was stopped" in alerts
     assert "nothing resumes it but a person" in alerts
-    assert 'href="/admin/bulletins/2026-06">Resume or leave the June 2026 send' in alerts
+    assert 'href="/admin/bulletins/2026-06/progress">Resume or leave the June 2026 send' in alerts
 
 
 @pytest.fixture
@@ -305,15 +306,21 @@ def test_no_scheduler_is_alerted_while_a_step_is_ahead_and_not_while_one_leads(
     leadership = leadership_for(settings)
     assert leadership.try_acquire()
     try:
+        with Session(site) as session:
+            beat(session, name="test", now=clock.now(), tick_seconds=60, leading_since=NOW)
+            session.commit()
         led = dashboard(settings, site, clock, "ops@example.org")
+        clock.advance(timedelta(minutes=10))  # the leader stopped ticking
+        stuck = dashboard(settings, site, clock, "ops@example.org")
     finally:
         leadership.release()
 
     alerts = section(without, "alerts")
     assert "No scheduler is running" in alerts
     assert "July 2026, build the draft and ask for approval" in alerts
-    assert "No scheduler is running" not in led
+    assert "scheduler" not in section(led, "alerts")
     assert 'id="no-alerts"' in led
+    assert "The scheduler has stopped checking in" in section(stuck, "alerts")
 
 
 def _asked_and_failing(engine: Engine, settings: Settings, clock: FakeClock) -> None:
