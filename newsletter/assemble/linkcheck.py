@@ -50,7 +50,6 @@ __all__ = [
     "bulletin_targets",
     "check_targets",
     "check_targets_async",
-    "refuse_private",
     "system_resolver",
 ]
 
@@ -135,18 +134,6 @@ async def _checked_addresses(
                     f"{host} resolves to {problem}; the server does not fetch those"
                 )
     return addresses
-
-
-async def refuse_private(url: str, resolver: Resolver = system_resolver) -> None:
-    """Raise :class:`TargetRefused` unless every address ``url``'s host resolves to is public.
-
-    A look-up ahead of time, for reporting; the fetch itself is pinned by
-    :class:`PinnedBackend`, which checks again, on the addresses it connects to."""
-    _refuse_scheme_or_host(url)
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    await _checked_addresses(host, port, resolver, allow_private=False)
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
