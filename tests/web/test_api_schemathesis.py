@@ -88,9 +88,9 @@ def test_the_document_names_every_operation_of_the_api(api_schema: OpenApiSchema
     ]
 
 
-# schemathesis's own pytest plugin (``schema.parametrize``) does not run under pytest 9 yet
-# (it reads a node attribute pytest 9 no longer has), so each operation's strategy is drawn
-# from here with hypothesis directly: the same generated cases and the same checks.
+# schemathesis's own pytest plugin (``schema.parametrize``) fails under the pytest installed
+# here (9.2: it reads ``Node._nodeid``, which pytest no longer has), so each operation's
+# strategy is drawn from here with hypothesis directly: the same generated cases, same checks.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_every_generated_request_is_answered_as_the_openapi_document_says_never_with_a_5xx(
     api_schema: OpenApiSchema, bearer: dict[str, str], clock: FakeClock, mode: GenerationMode
