@@ -182,6 +182,53 @@ def test_sigterm_stops_the_web_app_under_load_and_every_answered_click_is_record
     assert recorded == answered
 
 
+def dawdle(port: int) -> socket.socket:
+    """A connection with a request in flight: served once, then a body that never finishes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    answered = b""
+    while b"\r\n\r\n" not in answered:  # the connection is a worker's, and kept alive
+        answered += sock.recv(4096)
+    sock.sendall(
+        b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n[{"
+    )
+    return sock
+
+
+@pytest.mark.parametrize("command", [["run"], ["serve"], ["serve", "--workers", "2"]], ids=" ".join)
+def test_sigterm_cuts_a_request_still_in_flight_after_the_grace_and_stops_within_10_s(
+    tmp_path: Path,
+    database_url: str,
+    stopping: list[subprocess.Popen[str]],
+    command: list[str],
+) -> None:
+    port = free_port()
+    proc = start(
+        stopping,
+        [str(BIN / "newsletter"), *command, "--port", str(port)],
+        tmp_path,
+        service_env(tmp_path, database_url),
+    )
+    lines = lines_of(proc)
+    seen: list[str] = []
+    wait_for(lines, "Application startup complete", seen)
+    dawdlers = [dawdle(port) for _ in range(3)]
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=STOP_WITHIN)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{' '.join(command)} did not stop within {STOP_WITHIN} s of SIGTERM")
+    for sock in dawdlers:
+        sock.close()
+    output = "".join(seen)
+    while not lines.empty():
+        output += lines.get()
+    assert code == 0, output[-3000:]
+    assert "timeout graceful shutdown exceeded" in output  # they were cut, not waited for
+
+
 def test_sigterm_stops_python_scheduler_py_promptly(
     tmp_path: Path, database_url: str, stopping: list[subprocess.Popen[str]]
 ) -> None:
