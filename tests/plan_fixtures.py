@@ -87,3 +87,27 @@ def where(error: PlanError, plan_dir: Path) -> str:
     """``themes/2026-07.yaml:10``: the error's place, relative to the plan folder."""
     rel = Path(error.file).relative_to(plan_dir).as_posix()
     return f"{rel}:{error.line}"
+
+
+EXTRA_YAML = """\
+month: 2026-07-correction
+title: "Correction: Safer7 on Non-Accidental Injury"
+subject: "Correction to July's bulletin: the Safer7 link"
+preheader: The right link to the Safer7 briefing
+audience: [children]
+send:
+  date: 2026-07-16
+  time: "10:00"
+intro: July's bulletin linked the wrong Safer7 page. Here is the right one.
+sections:
+  - title: Safer7 Briefings
+    items:
+      - ref: briefing-nai
+"""
+
+
+def write_extra(plan_dir: Path, text: str = EXTRA_YAML, name: str = "2026-07-correction") -> Path:
+    """Add an extra edition of July 2026 (a correction, out on 16 July at 10:00) to the plan."""
+    path = plan_dir / "themes" / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -18,6 +18,7 @@ from jinja2 import Environment
 from premailer import Premailer
 
 from newsletter.config import Settings
+from newsletter.plan import key_label
 from newsletter.templating import make_environment
 
 HTML_TEMPLATE = "bulletin.html.j2"
@@ -30,9 +31,9 @@ def long_date(value: date) -> str:
 
 
 def month_label(month: str) -> str:
-    """'2026-07' -> 'July 2026'."""
-    year, mon = (int(part) for part in month.split("-"))
-    return f"{date(year, mon, 1):%B %Y}"
+    """'2026-07' -> 'July 2026'; an extra edition '2026-07-correction' -> 'July 2026
+    (correction)'."""
+    return key_label(month)
 
 
 def bulletin_environment(settings: Settings) -> Environment:

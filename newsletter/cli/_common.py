@@ -26,6 +26,7 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+BULLETIN_HELP = "The bulletin: its month (YYYY-MM) or an extra edition (YYYY-MM-name)."
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -35,10 +36,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def month_arg(value: str) -> str:
-    """Validate a MONTH argument (YYYY-MM)."""
+    """Validate a MONTH argument (YYYY-MM): a calendar month, as in a report's range."""
     if not MONTH_RE.match(value):
         raise typer.BadParameter(f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-07")
     return value
+
+
+def bulletin_arg(value: str) -> str:
+    """Validate a BULLETIN argument: an issue key, YYYY-MM for a month's bulletin or
+    YYYY-MM-<edition> for an extra edition of that month (2026-07-correction)."""
+    from newsletter.plan import parse_key  # lazily: `newsletter --help` stays quick
+
+    try:
+        return parse_key(value).key
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
+from newsletter.cli._common import (
+    BULLETIN_HELP,
+    bulletin_arg,
+    console,
+    fail,
+    load_settings,
+    session_for,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -51,7 +58,7 @@ def _bulletin(session: Session, month: str) -> Bulletin:
 
 @app.command()
 def build(
-    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    month: str = typer.Argument(..., help=BULLETIN_HELP, callback=bulletin_arg),
 ) -> None:
     """Assemble (or rebuild) MONTH's draft: one variant per agency, links registered, checked."""
     from newsletter.assemble import BuildError, build_bulletin
@@ -99,7 +106,7 @@ def build(
 
 @app.command()
 def preview(
-    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    month: str = typer.Argument(..., help=BULLETIN_HELP, callback=bulletin_arg),
     agency: str | None = typer.Option(
         None, "--agency", "-a", help="Agency slug (default: the first agency)."
     ),
@@ -155,7 +162,7 @@ def preview(
 
 @app.command()
 def approve(
-    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    month: str = typer.Argument(..., help=BULLETIN_HELP, callback=bulletin_arg),
     by: str = typer.Option(
         ..., "--by", help="Who approves: the address of a person with the approver role."
     ),
@@ -195,7 +202,7 @@ def approve(
 
 @app.command("check-links")
 def check_links(
-    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    month: str = typer.Argument(..., help=BULLETIN_HELP, callback=bulletin_arg),
     agency: str | None = typer.Option(
         None, "--agency", "-a", help="Only the links of this agency's variant."
     ),

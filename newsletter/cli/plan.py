@@ -98,12 +98,16 @@ def _print_errors(errors: list[PlanError], where: object, skipped: Sequence[str]
 
 
 def _summary(plan: Plan) -> str:
-    months = list(plan.themes)
+    from newsletter.plan import is_extra
+
+    months = [key for key in plan.themes if not is_extra(key)]
+    extras = len(plan.themes) - len(months)
     kinds = Counter(item.kind.value for item in plan.catalogue.values())
     described = ", ".join(f"{count} {kind}s" for kind, count in sorted(kinds.items()))
     span = f"{months[0]} to {months[-1]}" if months else "no months"
+    also = f", {extras} extra edition{'s' if extras != 1 else ''}" if extras else ""
     return (
-        f"{len(months)} months ({span}), {len(plan.catalogue)} catalogue items "
+        f"{len(months)} months ({span}){also}, {len(plan.catalogue)} catalogue items "
         f"({described}), {len(plan.files)} files, digest {plan.digest[:12]}"
     )
 
@@ -216,7 +220,10 @@ def show(
     number = revision.number if revision is not None else 0
 
     table = Table(title=f"Plan: revision {number}  (times in {settings.timezone})")
-    for name in ("month", "theme", "audience", "send time", "bulletin"):
+    # A bulletin's key is shown whole, however narrow the terminal: people copy it into commands.
+    key_width = max((len(key) for key in plan.themes), default=7)
+    table.add_column("month", no_wrap=True, min_width=key_width)
+    for name in ("theme", "audience", "send time", "bulletin"):
         table.add_column(name)
     upcoming: SendInfo | None = None
     warnings: list[str] = []

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from newsletter.cli._common import console, fail, load_settings, month_arg, session_for
+from newsletter.cli._common import (
+    BULLETIN_HELP,
+    bulletin_arg,
+    console,
+    fail,
+    load_settings,
+    month_arg,
+    session_for,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -117,7 +125,7 @@ def training(
 
 @app.command()
 def bulletin(
-    month: str = typer.Argument(..., help="The bulletin's month (YYYY-MM).", callback=month_arg),
+    month: str = typer.Argument(..., help=BULLETIN_HELP, callback=bulletin_arg),
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help=FORMAT_HELP),
     out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write to this file."),
 ) -> None:

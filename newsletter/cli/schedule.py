@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
+from newsletter.cli._common import (
+    BULLETIN_HELP,
+    bulletin_arg,
+    console,
+    fail,
+    load_settings,
+    open_engine,
+)
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
@@ -49,7 +56,11 @@ def list_() -> None:
     if problem:
         console.print(f"[bold red]The plan cannot be read:[/] {problem}")
     table = Table(title="Bulletins", title_justify="left")
-    for heading in ("month", "send time", "status", "paused", "next action", "when"):
+    # A bulletin's key is shown whole, however narrow the terminal: people copy it into commands.
+    table.add_column(
+        "month", no_wrap=True, min_width=max((len(r.month) for r in months), default=7)
+    )
+    for heading in ("send time", "status", "paused", "next action", "when"):
         table.add_column(heading)
     for row in months:
         table.add_row(
@@ -152,12 +163,12 @@ def _set_paused(month: str, paused: bool) -> None:
 
 
 @app.command()
-def pause(month: str = typer.Argument(..., callback=month_arg, help="YYYY-MM")) -> None:
+def pause(month: str = typer.Argument(..., callback=bulletin_arg, help=BULLETIN_HELP)) -> None:
     """Hold a month's bulletin back: the scheduler will not send it until resumed."""
     _set_paused(month, True)
 
 
 @app.command()
-def resume(month: str = typer.Argument(..., callback=month_arg, help="YYYY-MM")) -> None:
+def resume(month: str = typer.Argument(..., callback=bulletin_arg, help=BULLETIN_HELP)) -> None:
     """Let the scheduler send a paused month's bulletin again."""
     _set_paused(month, False)

@@ -9,7 +9,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli._common import console, fail, load_settings, month_arg, open_engine
+from newsletter.cli._common import (
+    BULLETIN_HELP,
+    bulletin_arg,
+    console,
+    fail,
+    load_settings,
+    open_engine,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -135,7 +142,7 @@ def _print_test_copies(copies: list[TestCopy], *, to: str, transport: str) -> No
 def register(app: typer.Typer) -> None:
     @app.command()
     def send(
-        month: str = typer.Argument(..., callback=month_arg, help="The month, YYYY-MM."),
+        month: str = typer.Argument(..., callback=bulletin_arg, help=BULLETIN_HELP),
         transport: str | None = typer.Option(
             None,
             "--transport",
@@ -250,7 +257,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def stop(
-        month: str = typer.Argument(..., callback=month_arg, help="The month, YYYY-MM."),
+        month: str = typer.Argument(..., callback=bulletin_arg, help=BULLETIN_HELP),
     ) -> None:
         """Stop MONTH's send after its batch in flight; it stays stopped until resumed."""
         from sqlmodel import Session

@@ -89,10 +89,12 @@ class LinkKind(StrEnum):
 
 
 class Bulletin(SQLModel, table=True):
-    """One month's theme, assembled. ``month`` is 'YYYY-MM'."""
+    """One bulletin, assembled. ``month`` is its issue key (newsletter.plan.issuekey): 'YYYY-MM'
+    for a month's bulletin, 'YYYY-MM-<edition>' for an extra edition of that month."""
 
     id: int | None = Field(default=None, primary_key=True)
-    month: str = Field(max_length=7, unique=True)
+    # 48 = plan.issuekey.KEY_MAX: 'YYYY-MM-' and an edition name of up to 40 characters.
+    month: str = Field(max_length=48, unique=True)
     theme: str = Field(max_length=300)
     subject: str = Field(max_length=300)
     preheader: str = Field(default="", max_length=300)

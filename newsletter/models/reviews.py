@@ -27,7 +27,7 @@ class BulletinReview(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     bulletin_id: int = Field(foreign_key="bulletin.id", index=True)
-    month: str = Field(max_length=7, index=True)
+    month: str = Field(max_length=48, index=True)  # the bulletin's issue key
     action: ReviewAction = Field(sa_type=String(20))
     by: str = Field(max_length=320)
     comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from newsletter.models import Audience
+from newsletter.plan.issuekey import KEY_RE, parse_key
 from newsletter.plan.links import is_vague_link_text, markdown_links, url_problem
 from newsletter.plan.model import (
     CatalogueItem,
@@ -33,7 +34,7 @@ from newsletter.plan.model import (
     Source,
     Theme,
 )
-from newsletter.plan.raw import MARKDOWN_MAX, MONTH_RE, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
+from newsletter.plan.raw import MARKDOWN_MAX, CatalogueRaw, ItemRaw, PlanRaw, ThemeRaw
 from newsletter.plan.slots import SlotError, send_time, validate_slot
 from newsletter.plan.snapshot import CATALOGUE_DIR, PLAN_FILE, THEMES_DIR, Snapshot
 from newsletter.plan.yamlfile import Loc, field_path, locate, read_yaml, to_plain, validate
@@ -368,6 +369,7 @@ class Checker:
                 PlanError(self._display(THEMES_DIR), None, "", "holds no month files yet")
             )
         themes: dict[str, Theme] = {}
+        docs: dict[str, _Doc] = {}
         first_seen: dict[str, str] = {}
         for rel in names:
             doc = self._read(rel)
@@ -375,7 +377,7 @@ class Checker:
                 continue
             theme = self._theme(doc)
             month = to_plain(doc.doc.get("month"))
-            if isinstance(month, str) and MONTH_RE.match(month):
+            if isinstance(month, str) and KEY_RE.match(month):
                 stem = Path(rel).stem
                 if month in first_seen:
                     self.errors.append(
@@ -398,9 +400,36 @@ class Checker:
             if theme is None:
                 continue
             themes[theme.month] = theme
+            docs[theme.month] = doc
             if slot is not None and theme.month not in self.frozen:
                 self._check_bookings(doc, slot, theme)
+        if slot is not None:
+            self._check_clashes(slot, themes, docs)
         return themes
+
+    def _check_clashes(
+        self, slot: SendSlot, themes: dict[str, Theme], docs: dict[str, _Doc]
+    ) -> None:
+        """Two bulletins never go out at the same minute: an extra edition names its own
+        time, and a time another bulletin already has is refused beside the extra's date."""
+        skeleton = Plan(slot=slot, draft_lead_days=0, catalogue={}, themes={})
+        taken: dict[object, str] = {}
+        zone = ZoneInfo(slot.timezone)
+        for key in sorted(themes, key=lambda k: (parse_key(k).is_extra, k)):
+            try:
+                at = send_time(skeleton, themes[key])
+            except SlotError:
+                continue  # said by the booking check
+            other = taken.setdefault(at, key)
+            if other != key and key not in self.frozen:
+                local = at.astimezone(zone)
+                self.errors.append(
+                    docs[key].error(
+                        ("send", "time"),
+                        f"{other} goes out at the same time ({local:%H:%M} on {_day(local.date())}); "
+                        "give this extra edition another date or time",
+                    )
+                )
 
     def _theme(self, doc: _Doc) -> Theme | None:
         raw, errors = validate(ThemeRaw, doc.doc, doc.display)
@@ -449,11 +478,28 @@ class Checker:
         if not isinstance(raw, ThemeRaw):
             return None
         send_date = raw.send.date if raw.send is not None else None
-        if send_date is not None and f"{send_date:%Y-%m}" != raw.month:
+        key = parse_key(raw.month)
+        if send_date is not None and f"{send_date:%Y-%m}" != key.month and key.is_extra:
+            self.errors.append(
+                doc.error(
+                    ("send", "date"),
+                    f"{send_date} is not in {key.month}; an extra edition of {key.month} goes "
+                    "out in that month",
+                )
+            )
+        elif send_date is not None and f"{send_date:%Y-%m}" != key.month:
             self.errors.append(
                 doc.error(
                     ("send", "date"),
                     f"{send_date} is not in {raw.month}; a month's bulletin goes out in that month",
+                )
+            )
+        if key.is_extra and send_date is None:
+            self.errors.append(
+                doc.error(
+                    ("send", "date"),
+                    "is required for an extra edition: it goes out on a day of its own, "
+                    f'e.g. send: {{date: {key.month}-20, time: "10:00"}}',
                 )
             )
         if len(self.errors) > before:

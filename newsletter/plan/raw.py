@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from newsletter.plan.issuekey import parse_key
 from newsletter.plan.links import url_problem
 from newsletter.plan.model import ItemKind
 from newsletter.textcheck import control_problem
@@ -62,8 +63,10 @@ def _markdown(value: str) -> str:
 
 
 def _month(value: Any) -> str:
-    if not isinstance(value, str) or not MONTH_RE.match(value):
+    """A theme's ``month:``: the month (YYYY-MM), or an extra edition's key (YYYY-MM-name)."""
+    if not isinstance(value, str):
         raise ValueError(f"{str(value)!r} is not a month; write it as YYYY-MM, e.g. 2026-07")
+    parse_key(value)  # its ValueError says how to write a month or an extra edition
     return value
 
 
@@ -188,7 +191,7 @@ class CatalogueRaw(_Raw):
     items: list[ItemRaw]
 
 
-# --- themes/YYYY-MM.yaml -----------------------------------------------------------------------
+# --- themes/YYYY-MM.yaml and themes/YYYY-MM-<edition>.yaml ------------------------------------
 
 
 class SendRaw(_Raw):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from apscheduler.triggers.cron import CronTrigger
 
+from newsletter.plan.issuekey import calendar_month
 from newsletter.plan.model import Plan, SendSlot, Theme
 
 
@@ -79,12 +80,13 @@ def slot_in_month(slot: SendSlot, month: str) -> datetime:
 
 
 def send_time(plan: Plan, theme: Theme) -> datetime:
-    """When ``theme`` goes out, in UTC: its own date/time if set, else the plan's slot."""
+    """When ``theme`` goes out, in UTC: its own date/time if set, else the plan's slot in its
+    calendar month (an extra edition always names its own date: the checks see to it)."""
     zone = ZoneInfo(plan.slot.timezone)
     if theme.send_date is not None:
         local = datetime.combine(theme.send_date, theme.send_time or plan.slot.at, tzinfo=zone)
     else:
-        local = slot_in_month(plan.slot, theme.month)
+        local = slot_in_month(plan.slot, calendar_month(theme.month))
         if theme.send_time is not None:
             local = local.replace(hour=theme.send_time.hour, minute=theme.send_time.minute)
     return local.astimezone(UTC)

@@ -10,15 +10,16 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from newsletter.plan.issuekey import calendar_month
 from newsletter.plan.model import Plan, SendSlot, Theme
 from newsletter.plan.slots import bank_holiday_name, send_time
 
 
 @dataclass(frozen=True)
 class SendInfo:
-    """One month's send time (UTC) and what decided it."""
+    """One bulletin's send time (UTC) and what decided it."""
 
-    month: str
+    month: str  # the issue key: "2026-07", or "2026-07-correction" for an extra edition
     at: datetime  # UTC, as plan.slots.send_time gives it
     date_overridden: bool  # the theme names its own date
     time_overridden: bool  # the theme names its own time
@@ -45,7 +46,7 @@ def send_info(plan: Plan, theme: Theme) -> SendInfo:
     moved_from: date | None = None
     because: str | None = None
     if theme.send_date is None:
-        named = _named_day(plan.slot, theme.month)
+        named = _named_day(plan.slot, calendar_month(theme.month))
         local_day = at.astimezone(ZoneInfo(plan.slot.timezone)).date()
         if named is not None and named != local_day:
             moved_from = named

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from newsletter.plan import calendar_month
 from newsletter.reports.measures import MachineRule
 from newsletter.reports.training import DEFAULT_KINDS, TrainingReport, build_training_report
 
@@ -37,6 +38,16 @@ __all__ = [
     "board_from",
     "build_board_report",
 ]
+
+
+def _month_theme(themes: dict[str, str], month: str, sent: Collection[str]) -> str:
+    """The month's theme, then each extra edition of the month that went out, by its title."""
+    extras = [
+        f"extra edition: {title}"
+        for key, title in sorted(themes.items())
+        if key != month and key in sent and calendar_month(key) == month
+    ]
+    return "; ".join([t for t in [themes.get(month, "")] if t] + extras)
 
 
 def _shift(month: str, by: int) -> str:
@@ -98,8 +109,10 @@ class CourseLine:
 
 @dataclass(frozen=True)
 class ThemeMonth:
+    """One calendar month: its bulletin and any extra editions of it, counted together."""
+
     month: str
-    theme: str
+    theme: str  # the month's theme; its extra editions' titles follow ("...; extra edition: ...")
     reached: int
     opened: int
     course_clicks: int
@@ -196,13 +209,14 @@ def board_from(
     ]
     reach_by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in report.reach:
-        reach_by_month[r.month][0] += r.delivered
-        reach_by_month[r.month][1] += r.opens.unique_human
+        # An extra edition counts in its calendar month's figures (and is listed by its title).
+        reach_by_month[calendar_month(r.month)][0] += r.delivered
+        reach_by_month[calendar_month(r.month)][1] += r.opens.unique_human
     courses: dict[tuple[str, str], _Sum] = {}
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     titles: dict[str, str] = {}
     for row in report.rows:
-        line = courses.setdefault((row.month, row.course_id), _Sum(row.course))
+        line = courses.setdefault((calendar_month(row.month), row.course_id), _Sum(row.course))
         line.clickers += row.clicks.unique_human
         line.clickers_raw += row.clicks.unique_all
         line.delivered += row.reach.delivered
@@ -239,7 +253,7 @@ def board_from(
         months.append(
             ThemeMonth(
                 month=month,
-                theme=report.themes.get(month, ""),
+                theme=_month_theme(report.themes, month, report.bulletins),
                 reached=reach_by_month[month][0],
                 opened=reach_by_month[month][1],
                 course_clicks=sum(c.clickers for c in lines),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from newsletter.models import Agency, Bulletin, CourseBooking, EventType, Link, RollupLevel
+from newsletter.plan import calendar_month, next_key_bound
 from newsletter.reports.measures import (
     ZERO,
     Counts,
@@ -42,7 +43,7 @@ class ReportError(ValueError):
 class Reach:
     """One bulletin's reach in one agency: the denominators and bulletin-wide measures."""
 
-    month: str
+    month: str  # the bulletin's issue key: 2026-07, or 2026-07-correction for an extra edition
     agency: str
     sent: int
     bounced: int
@@ -59,9 +60,9 @@ class Reach:
 
 @dataclass(frozen=True)
 class TrainingRow:
-    """One item (course) in one month's bulletin, for one agency."""
+    """One item (course) in one bulletin, for one agency."""
 
-    month: str
+    month: str  # the bulletin's issue key (calendar_month() gives the month it counts in)
     course_id: str
     course: str
     kind: str
@@ -93,6 +94,13 @@ class TrainingReport:
 
     @property
     def months(self) -> list[str]:
+        """The calendar months with a bulletin in the report (an extra edition counts in its
+        month); :attr:`bulletins` lists each bulletin on its own."""
+        return sorted({calendar_month(r.month) for r in self.reach})
+
+    @property
+    def bulletins(self) -> list[str]:
+        """Every bulletin reaching anybody, by issue key (a month and its extra editions)."""
         return sorted({r.month for r in self.reach})
 
 
@@ -104,11 +112,13 @@ def agency_names(session: Session) -> dict[str, str]:
 def bulletins_in_range(
     session: Session, *, month_from: str | None, month_to: str | None
 ) -> list[Bulletin]:
+    """The bulletins of calendar months ``month_from`` to ``month_to``, extra editions too."""
     query = select(Bulletin).order_by(col(Bulletin.month))
     if month_from:
         query = query.where(col(Bulletin.month) >= month_from)
     if month_to:
-        query = query.where(col(Bulletin.month) <= month_to)
+        # Keys sort after their month ("2026-07-correction" > "2026-07"): below the next month.
+        query = query.where(col(Bulletin.month) < next_key_bound(month_to))
     return list(session.exec(query).all())
 
 
@@ -189,15 +199,20 @@ def build_training_report(
     bookings = _bookings(session, month_from=month_from, month_to=month_to)
     used: set[tuple[str, str, str]] = set()
     rows: list[TrainingRow] = []
-    for (bulletin_id, key), (title, _key, kind, audience) in seen.items():
+    key_of = {b.id: b.month for b in bulletins}
+    in_order = sorted(seen.items(), key=lambda kv: (key_of.get(kv[0][0], ""), kv[0][0]))
+    for (bulletin_id, key), (title, _key, kind, audience) in in_order:
         for (b, ag), r in reach.items():
             if b != bulletin_id or (agency is not None and ag != agency):
                 continue
             if audience is not None and ag not in audience:
                 continue
-            booking = bookings.get((key, ag, r.month))
+            # Bookings are imported per calendar month: they go with the first bulletin of the
+            # month that carried the course (the month's own before its extra editions).
+            booked = (key, ag, calendar_month(r.month))
+            booking = bookings.get(booked) if booked not in used else None
             if booking is not None:
-                used.add((key, ag, r.month))
+                used.add(booked)
 
             def get(kind_: EventType, b: int = b, ag: str = ag, key: str = key) -> Counts:
                 return items.get((b, ag, kind_.value, key), ZERO)

@@ -11,8 +11,7 @@ through these functions, so each says the same thing the same way:
 
 from __future__ import annotations
 
-from datetime import date
-
+from newsletter.plan import key_label
 from newsletter.reports.board import BoardReport, Figure, Period
 
 DASH = "–"
@@ -41,8 +40,9 @@ def dash_note(min_count: int) -> str:
 
 
 def month_name(month: str) -> str:
-    """``2026-07`` -> ``July 2026``."""
-    return f"{date(int(month[:4]), int(month[5:7]), 1):%B %Y}"
+    """``2026-07`` -> ``July 2026``; an extra edition ``2026-07-correction`` -> ``July 2026
+    (correction)``."""
+    return key_label(month)
 
 
 def period_name(period: Period) -> str:

@@ -26,6 +26,7 @@ from newsletter import urls
 from newsletter.config import Settings
 from newsletter.models import Agency, Bulletin, Delivery, DeliveryStatus, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+from newsletter.plan import is_key
 from newsletter.tokens import agency_token
 from newsletter.web.deps import SessionDep, SettingsDep
 from newsletter.web.pages import render_page
@@ -34,7 +35,6 @@ router = APIRouter()
 
 ARCHIVE_NAME = "colleague"  # "Hello colleague," in a copy anyone may read
 SUBSCRIPTION_HELP_PATH = "/archive/subscription"
-_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _HEADERS = {"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
 # A bulletin's web copy is the email: inlined styles and images from wherever the email loads
 # them (the logo, course pictures), no script at all; the staff app may frame it as a preview.
@@ -119,7 +119,7 @@ def archive_variant(
     request: Request, month: str, agency: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """One agency's variant of one month's sent bulletin, without personal data."""
-    if not _MONTH.match(month):
+    if not is_key(month):  # a month, or an extra edition of one
         return _not_found(request, f"{month}/{agency}")
     row = session.exec(
         select(Bulletin, Variant)

@@ -48,6 +48,7 @@ from newsletter.config import Settings
 from newsletter.dispatch import DispatchError, send_test_copies, stop_send
 from newsletter.models import Agency, Bulletin, BulletinStatus, Link, User, Variant
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
+from newsletter.plan import is_key
 from newsletter.schedule import OPEN, RESUMABLE, Notifier, last_request, open_request
 from newsletter.tokens import agency_token
 from newsletter.transports import Outcome, TransportError, make_transport
@@ -64,7 +65,6 @@ Editor = Annotated[User, Depends(require("editor"))]
 Approver = Annotated[User, Depends(require("approver"))]
 Reviewer = Annotated[User, Depends(require("editor", "approver"))]
 
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 PREVIEW_SUBSCRIBER = "preview"
 PREVIEW_NAME = "Sam Sample"
 MAX_PROOF_ADDRESSES = 20
@@ -94,7 +94,8 @@ FIXES = {
 
 
 def _month_or_404(month: str) -> str:
-    if not re.match(MONTH, month):
+    """The bulletin's issue key (a month, or an extra edition of one); 404 for anything else."""
+    if not is_key(month):
         raise HTTPException(status_code=404)
     return month
 

@@ -23,10 +23,13 @@ from newsletter.plan import (
     SendInfo,
     StaleRevision,
     agency_slugs,
+    calendar_month,
     current_plan,
     current_revision,
     diff_revisions,
     get_revision,
+    is_extra,
+    key_label,
     restore_revision,
     revisions,
     send_info,
@@ -69,7 +72,8 @@ def add_months(month: str, count: int) -> str:
 
 
 def month_name(month: str) -> str:
-    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
+    """'July 2026' for a month's bulletin, 'July 2026 (correction)' for an extra edition."""
+    return key_label(month)
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -110,7 +114,7 @@ def status_of(bulletin: Bulletin | None, plan: Plan | None) -> str:
 
 @dataclass(frozen=True)
 class CalendarRow:
-    month: str
+    month: str  # the issue key: a month, or an extra edition of it (2026-07-correction)
     name: str
     theme: str | None
     audience: str
@@ -120,6 +124,8 @@ class CalendarRow:
     next_action: str
     next_at: datetime | None
     sent: bool
+    extra: bool = False  # an extra edition, listed under its month
+    calendar_month: str = ""  # the month it belongs to (its own key for a month's bulletin)
 
 
 def outlook_rows(
@@ -146,10 +152,17 @@ def _outlook(
 def calendar_rows(
     db: Session, settings: Settings, plan: Plan, *, clock: Clock
 ) -> list[CalendarRow]:
+    """Every month from the first planned or built to 18 months ahead; a month's extra
+    editions follow it, each with its own send time, status and next step."""
     now = clock.now()
     this_month = f"{now.astimezone(settings.zone):%Y-%m}"
     bulletins = {b.month: b for b in db.exec(select(Bulletin)).all()}
-    months = set(plan.themes) | set(bulletins)
+    keys = set(plan.themes) | set(bulletins)
+    extras: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        if is_extra(key):
+            extras.setdefault(calendar_month(key), []).append(key)
+    months = {calendar_month(key) for key in keys}
     first = min(months | {this_month})
     last = add_months(this_month, AHEAD_MONTHS)
     # The outlook reads through a session of its own; on SQLite every transaction takes the
@@ -159,48 +172,59 @@ def calendar_rows(
     rows = []
     month = first
     while month <= max(last, max(months | {this_month})):
-        theme = plan.themes.get(month)
-        bulletin = bulletins.get(month)
-        if theme is None and bulletin is None:
-            if month >= this_month:
-                rows.append(
-                    CalendarRow(
-                        month,
-                        month_name(month),
-                        None,
-                        "",
-                        None,
-                        "not planned",
-                        "grey",
-                        "plan a theme for this month",
-                        None,
-                        False,
-                    )
+        if month in plan.themes or month in bulletins:
+            rows.append(_row(month, plan, bulletins.get(month), steps, this_month))
+        elif month >= this_month:
+            rows.append(
+                CalendarRow(
+                    month,
+                    month_name(month),
+                    None,
+                    "",
+                    None,
+                    "not planned",
+                    "grey",
+                    "plan a theme for this month",
+                    None,
+                    False,
+                    calendar_month=month,
                 )
-            month = add_months(month, 1)
-            continue
-        status = status_of(bulletin, plan)
-        action, at = steps.get(month, ("none", None))
-        if bulletin is None and month < this_month:
-            status, action, at = "missed", "none: the month has passed unsent", None
-        rows.append(
-            CalendarRow(
-                month=month,
-                name=month_name(month),
-                theme=theme.title if theme is not None else (bulletin.theme if bulletin else None),
-                audience=", ".join(a.value for a in theme.audiences) if theme else "",
-                info=send_info(plan, theme) if theme is not None else None,
-                status=status,
-                tag=STATUS_TAGS.get(status, ""),
-                next_action=action,
-                next_at=at,
-                sent=bulletin is not None
-                and BulletinStatus(bulletin.status)
-                in {BulletinStatus.sending, BulletinStatus.sent, BulletinStatus.failed},
             )
-        )
+        for key in extras.get(month, []):
+            rows.append(_row(key, plan, bulletins.get(key), steps, this_month))
         month = add_months(month, 1)
     return rows
+
+
+def _row(
+    key: str,
+    plan: Plan,
+    bulletin: Bulletin | None,
+    steps: dict[str, tuple[str, datetime | None]],
+    this_month: str,
+) -> CalendarRow:
+    """One bulletin's row: planned (a theme), built (a bulletin), or both."""
+    theme = plan.themes.get(key)
+    status = status_of(bulletin, plan)
+    action, at = steps.get(key, ("none", None))
+    if bulletin is None and calendar_month(key) < this_month:
+        status, action, at = "missed", "none: the month has passed unsent", None
+    return CalendarRow(
+        month=key,
+        name=month_name(key),
+        theme=theme.title if theme is not None else (bulletin.theme if bulletin else None),
+        audience=", ".join(a.value for a in theme.audiences) if theme else "",
+        info=send_info(plan, theme) if theme is not None else None,
+        status=status,
+        tag=STATUS_TAGS.get(status, ""),
+        next_action=action,
+        next_at=at,
+        sent=bulletin is not None
+        and BulletinStatus(bulletin.status)
+        in {BulletinStatus.sending, BulletinStatus.sent, BulletinStatus.failed},
+        extra=is_extra(key),
+        calendar_month=calendar_month(key),
+    )
 
 
 @router.get("/calendar", response_class=HTMLResponse)
@@ -217,6 +241,7 @@ def calendar(
         state=state,
         can_edit=staff.has("editor"),
         zone=settings.timezone,
+        this_month=f"{clock.now().astimezone(settings.zone):%Y-%m}",
     )
 
 

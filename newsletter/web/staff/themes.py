@@ -25,6 +25,8 @@ from newsletter.config import Settings
 from newsletter.models import Agency, User
 from newsletter.plan import (
     AUDIENCES,
+    EDITION_MAX,
+    KEY_MAX,
     MONTH_RE,
     Plan,
     PlanError,
@@ -34,9 +36,15 @@ from newsletter.plan import (
     ThemeForm,
     UseForm,
     agency_slugs,
+    calendar_month,
     check_documents,
     current_revision,
+    edition_problem,
     form_from_theme,
+    is_extra,
+    is_key,
+    make_key,
+    parse_key,
     save_documents,
     sent_months,
     theme_document,
@@ -277,6 +285,8 @@ def _render_editor(
         page=page,
         form=page.form,
         month_label=month_name(page.form.month),
+        extra=is_extra(page.form.month),
+        extra_month_label=month_name(calendar_month(page.form.month)),
         catalogue=catalogue,
         agencies=_agencies(db),
         audiences=AUDIENCES,
@@ -290,7 +300,8 @@ def _render_editor(
 
 
 def _require_month(month: str) -> str:
-    if not MONTH_RE.match(month):
+    """A month (YYYY-MM) or an extra edition of one (YYYY-MM-name); 404 for anything else."""
+    if not is_key(month):
         raise HTTPException(status_code=404, detail="No such month")
     return month
 
@@ -311,14 +322,16 @@ def new_month(
     editor: Editor,
     db: SessionDep,
     settings: SettingsDep,
-    month: Annotated[str, Query(max_length=7)] = "",
-    start: Annotated[str | None, Query(max_length=7)] = None,
+    month: Annotated[str, Query(max_length=KEY_MAX)] = "",
+    start: Annotated[str | None, Query(max_length=KEY_MAX)] = None,
+    title: Annotated[str, Query(max_length=300)] = "",
 ) -> Response:
-    """Start a month: from another month's theme (``start=YYYY-MM``) or blank."""
+    """Start a month (or an extra edition of one, ``month=YYYY-MM-name``): from another
+    month's theme (``start=YYYY-MM``) or blank."""
     state = load_state(db, settings)
     plan = state.plan
-    if not MONTH_RE.match(month) or start is None:
-        last = max(plan.themes) if plan is not None and plan.themes else None
+    if not is_key(month) or start is None:
+        last = max(calendar_month(k) for k in plan.themes) if plan and plan.themes else None
         suggested = month if MONTH_RE.match(month) else (add_months(last, 1) if last else "")
         return render(
             request,
@@ -327,21 +340,28 @@ def new_month(
             suggested=suggested,
             previous=add_months(suggested, -1) if suggested else "",
             error="Enter the month as YYYY-MM, for example 2027-01"
-            if month and not MONTH_RE.match(month)
+            if month and not is_key(month)
             else None,
             value=month,
         )
     if plan is not None and month in plan.themes:
         return see_other(f"/admin/plan/months/{month}")
     source = plan.themes.get(start) if plan is not None and start else None
+    key = parse_key(month)
     if source is not None:
         form = form_from_theme(source, month=month)
-        note = f"Copied from {month_name(start)}: change what this month needs, then save."
+        note = f"Copied from {month_name(start)}: change what this {_noun(month)} needs, then save."
     else:
         form = ThemeForm(
             month=month, audience=["children"], sections=[SectionForm(title="Training")]
         )
         note = None
+    if key.is_extra:
+        form.title = title.strip() or form.title
+        note = (note + " " if note else "") + (
+            f"An extra edition of {month_name(key.month)} goes out on a day of its own: "
+            "give it a send date in that month."
+        )
     page = EditorPage(
         form=form,
         base=state.revision.number if state.revision else None,
@@ -351,6 +371,66 @@ def new_month(
         + (f" (from {month_name(start)})" if source is not None else ""),
     )
     return _render_editor(request, db, settings, page)
+
+
+def _noun(key: str) -> str:
+    return "extra edition" if is_extra(key) else "month"
+
+
+@router.get("/plan/months/{month}/extra", response_class=HTMLResponse)
+def new_extra(
+    request: Request,
+    editor: Editor,
+    db: SessionDep,
+    settings: SettingsDep,
+    month: str,
+    edition: Annotated[str | None, Query(max_length=200)] = None,
+    title: Annotated[str, Query(max_length=300)] = "",
+    start: Annotated[str, Query(max_length=KEY_MAX)] = "",
+) -> Response:
+    """Add an extra edition to ``month``: its short name and title, blank or from the month's
+    theme; then the editor, as for a new month (nothing is saved before "Save")."""
+    if not MONTH_RE.match(month):
+        raise HTTPException(status_code=404, detail="No such month")
+    state = load_state(db, settings)
+    plan = state.plan
+    errors: dict[str, str] = {}
+    if edition is not None:
+        slug = edition.strip()
+        problem = edition_problem(slug)
+        if problem is not None:
+            errors["edition"] = f"The short name {problem}"
+        elif plan is not None and make_key(month, slug) in plan.themes:
+            errors["edition"] = (
+                f"{month_name(month)} already has an extra edition named {slug}; "
+                "choose another name, or edit that one from the calendar"
+            )
+        elif make_key(month, slug) in sent_months(db):
+            errors["edition"] = f"{make_key(month, slug)} was sent already; choose another name"
+        if not title.strip():
+            errors["title"] = "Enter the edition's title, for example Correction: the Safer7 link"
+        if not errors:
+            key = make_key(month, slug)
+            source = month if start == month and plan is not None and month in plan.themes else ""
+            return new_month(request, editor, db, settings, month=key, start=source, title=title)
+    return render(
+        request,
+        "staff/plan/new_extra.html",
+        status_code=400 if errors else 200,
+        month=month,
+        month_label=month_name(month),
+        has_theme=plan is not None and month in plan.themes,
+        extras=[
+            k
+            for k in (plan.themes if plan is not None else {})
+            if is_extra(k) and calendar_month(k) == month
+        ],
+        errors=errors,
+        edition=edition or "",
+        title=title,
+        start=start if edition is not None else month,
+        edition_max=EDITION_MAX,
+    )
 
 
 @router.get("/plan/months/{month}", response_class=HTMLResponse)
