@@ -101,6 +101,8 @@ def status_of(bulletin: Bulletin | None, plan: Plan | None) -> str:
     if bulletin is None:
         return "planned"
     status = BulletinStatus(bulletin.status)
+    # Out of date as sendability judges it: its own month (or extra edition) changed, not any
+    # other part of the plan (adding an extra edition leaves the month's draft as it is).
     if status in _BUILT and plan is not None and is_out_of_date(bulletin, plan):
         return "out of date"
     if status in _BUILT and bulletin.schedule_paused:

@@ -1,10 +1,12 @@
 """An editor adds an extra edition to December 2026 in Debian's Chromium: from the calendar,
 its short name and title, a copy of December's theme, its own send date, saved; the calendar
-lists it under December. An axe check on every page on the way; a screenshot of the new page
-(copied to docs/ when UPDATE_SCREENSHOTS is set)."""
+lists it under December. An axe check on every page on the way; screenshots of the new page and
+of the calendar with the extra (copied to docs/ when UPDATE_SCREENSHOTS is set)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from sqlmodel import Session
 
 from newsletter.config import Settings
 from newsletter.plan.store import current_revision
+from tests.conftest import REPO
 from tests.web.staff.test_plan_browser import _axe, _shot, _sign_in, site
 
 pytestmark = pytest.mark.browser
@@ -67,6 +70,22 @@ def test_an_editor_adds_an_extra_edition_to_a_month_from_the_calendar(
     expect(row).to_contain_text("Correction: the Safer Sleep course dates")
     expect(row).to_contain_text("Tuesday 1 December 2026, 2pm")
     _axe(ann)
+    row.scroll_into_view_if_needed()
+    path = tmp_path / "staff-calendar-extra.png"
+    top = ann.locator("#month-2026-10").bounding_box()
+    bottom = ann.locator("#month-2027-02").bounding_box()
+    assert top is not None
+    assert bottom is not None
+    scrolled = float(ann.evaluate("window.scrollY"))  # boxes are in the viewport, clips not
+    clip = {
+        "x": 0,
+        "y": top["y"] + scrolled - 60,
+        "width": 1200,
+        "height": bottom["y"] - top["y"] + 60,
+    }
+    ann.screenshot(path=str(path), full_page=True, clip=clip)
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        shutil.copyfile(path, REPO / "docs" / "staff-calendar-extra.png")
 
     with Session(engine) as session:
         revision = current_revision(session)

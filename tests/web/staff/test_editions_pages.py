@@ -178,3 +178,18 @@ def test_a_bulletin_page_for_something_that_is_not_a_key_is_not_found(
     carol = signed_in(settings, site, clock, "carol@example.org")
 
     assert carol.get(f"/admin/bulletins/{key}").status_code == 404
+
+
+def test_adding_an_extra_edition_leaves_the_months_built_draft_up_to_date(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    page = "/admin/bulletins/2026-12"
+    assert ann.post(f"{page}/build", data={"csrf": csrf(ann, page)}).status_code == 303
+
+    add_correction(ann)
+    calendar = ann.get("/admin/calendar").text
+
+    row = calendar.split('<tr id="month-2026-12"')[1].split("</tr>")[0]
+    assert "out of date" not in row
+    assert '<strong class="tag tag--yellow">awaiting approval</strong>' in row
