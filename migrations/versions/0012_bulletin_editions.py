@@ -6,7 +6,7 @@ characters (newsletter.plan.issuekey). bulletin.month and bulletin_review.month 
 months and stay as they are.
 
 Revision ID: 0012_bulletin_editions
-Revises: 0010_bulletin_month_hash
+Revises: 0011_send_requests
 Create Date: 2026-12-01 08:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012_bulletin_editions"
-down_revision: str | None = "0010_bulletin_month_hash"
+down_revision: str | None = "0011_send_requests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
