@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
@@ -14,6 +15,7 @@ from newsletter.models import BulletinStatus
 from newsletter.plan import (
     EDITION_MAX,
     IssueKey,
+    LoadResult,
     calendar_month,
     edition_problem,
     is_key,
@@ -25,6 +27,8 @@ from newsletter.plan import (
     send_time,
 )
 from newsletter.plan.digest import month_digest
+from newsletter.plan.loader import check_snapshot
+from newsletter.plan.snapshot import CATALOGUE_DIR, THEMES_DIR, Snapshot, digest_of
 from newsletter.plan.store import (
     current_revision,
     diff_revisions,
@@ -35,9 +39,20 @@ from newsletter.plan.store import (
 )
 from newsletter.plan.timetable import send_info
 from tests.factories import make_bulletin
-from tests.plan_fixtures import AGENCIES, EXTRA_YAML, edit, where, write_extra, write_plan
+from tests.plan_fixtures import (
+    AGENCIES,
+    CATALOGUE_YAML,
+    EXTRA_YAML,
+    PLAN_YAML,
+    THEME_YAML,
+    edit,
+    where,
+    write_extra,
+    write_plan,
+)
 
 EXTRA = "themes/2026-07-correction.yaml"
+LONDON = ZoneInfo("Europe/London")
 
 months = st.builds(
     lambda year, mon: f"{year:04d}-{mon:02d}", st.integers(2000, 2099), st.integers(1, 12)
@@ -239,6 +254,50 @@ def test_a_month_may_carry_an_extra_edition_without_a_bulletin_of_its_own(
 
     assert result.plan is not None
     assert list(result.plan.themes) == ["2026-07", "2026-08-correction"]
+
+
+def _check(files: dict[str, str]) -> LoadResult:
+    """The fixture plan (July 2026) with ``files`` added, checked in memory."""
+    encoded = {
+        "plan.yaml": PLAN_YAML.encode(),
+        f"{CATALOGUE_DIR}/items.yaml": CATALOGUE_YAML.encode(),
+        f"{THEMES_DIR}/2026-07.yaml": THEME_YAML.encode(),
+        **{name: text.encode() for name, text in files.items()},
+    }
+    snapshot = Snapshot(
+        Path("campaigns"), True, frozenset({CATALOGUE_DIR, THEMES_DIR}), encoded, digest_of(encoded)
+    )
+    return check_snapshot(snapshot, agencies=AGENCIES)
+
+
+@settings(max_examples=40)
+@given(
+    edition=editions,
+    day=st.integers(1, 31),
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+)
+def test_any_extra_edition_of_july_loads_at_its_own_time_or_is_refused_in_words(
+    edition: str, day: int, hour: int, minute: int
+) -> None:
+    key = make_key("2026-07", edition)
+    text = EXTRA_YAML.replace("month: 2026-07-correction", f"month: {key}")
+    text = text.replace("date: 2026-07-16", f"date: 2026-07-{day:02d}")
+    text = text.replace('time: "10:00"', f'time: "{hour:02d}:{minute:02d}"')
+
+    result = _check({f"{THEMES_DIR}/{key}.yaml": text})
+
+    clash = (day, hour, minute) == (7, 9, 0)  # July's own: the first Tuesday at 09:00
+    if clash:
+        assert [e.message.split(";")[0] for e in result.errors] == [
+            "2026-07 goes out at the same time (09:00 on 7 July 2026)"
+        ]
+        return
+    assert [str(e) for e in result.errors] == []
+    assert result.plan is not None
+    assert list(result.plan.themes) == ["2026-07", key]
+    local = send_time(result.plan, result.plan.theme(key)).astimezone(LONDON)
+    assert (local.day, local.hour, local.minute) == (day, hour, minute)
 
 
 # --- the store --------------------------------------------------------------------------------
