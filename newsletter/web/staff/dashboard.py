@@ -170,7 +170,7 @@ def _next_send(
         theme = plan.themes.get(row.month) if plan is not None else None
         return NextSend(
             month=row.month,
-            label=month_name(row.month[:7]),
+            label=month_name(row.month),
             theme=theme.title if theme is not None else (bulletin.theme if bulletin else ""),
             slot=row.slot,
             status=_label(bulletin, plan) if bulletin is not None else status,
@@ -215,7 +215,7 @@ def _for_you(
         found.append(
             MonthStep(
                 month=month,
-                label=month_name(month[:7]),
+                label=month_name(month),
                 theme=theme.title if theme is not None else (bulletin.theme if bulletin else ""),
                 status=_label(bulletin, plan) if bulletin is not None else status,
                 step=step,
@@ -293,7 +293,7 @@ def dashboard(
         alerts=mine + others,
         alerts_mine=len(mine),
         last=last,
-        last_label=month_name(last.month[:7]) if last is not None else "",
+        last_label=month_name(last.month) if last is not None else "",
         headline=headline,
         plan_problem=state.problem,
         is_editor=staff.has("editor"),

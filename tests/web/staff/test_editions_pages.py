@@ -193,3 +193,19 @@ def test_adding_an_extra_edition_leaves_the_months_built_draft_up_to_date(
     row = calendar.split('<tr id="month-2026-12"')[1].split("</tr>")[0]
     assert "out of date" not in row
     assert '<strong class="tag tag--yellow">awaiting approval</strong>' in row
+
+
+def test_the_dashboard_names_an_extra_edition_awaiting_approval_by_its_month_and_edition(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    add_correction(ann)
+    page = f"/admin/bulletins/{KEY}"
+    assert ann.post(f"{page}/build", data={"csrf": csrf(ann, page)}).status_code == 303
+    assert ann.post(f"{page}/ask", data={"csrf": csrf(ann, page)}).status_code == 303
+    carol = signed_in(settings, site, clock, "carol@example.org")
+
+    home = carol.get("/admin/").text
+
+    mine = home[home.index('id="for-you"') :]
+    assert f'href="/admin/bulletins/{KEY}">December 2026 (correction)' in mine
