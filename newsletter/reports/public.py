@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from newsletter.plan import calendar_month
 from newsletter.reports.bulletin import BulletinReport
 from newsletter.reports.measures import MachineRule
 from newsletter.reports.training import Reach, TrainingReport
@@ -63,7 +64,8 @@ REACH_COLUMNS = [
 ]
 
 TRAINING_COLUMNS = [
-    Column("month", "Month", "text"),
+    Column("month", "Month", "text"),  # the calendar month the bulletin counts in
+    Column("bulletin", "Bulletin", "text"),  # its key: the month, or an extra edition of it
     Column("course_id", "Course id", "text"),
     Column("course", "Course", "text"),
     Column("kind", "Kind", "text"),
@@ -141,7 +143,8 @@ def training_records(report: TrainingReport, min_count: int) -> list[dict[str, V
     for row in report.rows:
         r = row.reach
         record: dict[str, Value] = {
-            "month": row.month,
+            "month": calendar_month(row.month),
+            "bulletin": row.month,
             "course_id": row.course_id,
             "course": row.course,
             "kind": row.kind,

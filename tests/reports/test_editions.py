@@ -10,6 +10,7 @@ reached 6 health people, 3 clicking "safer-sleep". So July, as a month, reached 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
@@ -18,6 +19,7 @@ from newsletter.models import Bulletin, BulletinStatus, EventType
 from newsletter.reports.board import build_board_report
 from newsletter.reports.bookings import import_bookings
 from newsletter.reports.bulletin import build_bulletin_report
+from newsletter.reports.formats import training_text
 from newsletter.reports.terminal import board_table
 from newsletter.reports.training import build_training_report
 from tests.factories import (
@@ -131,3 +133,18 @@ def test_a_months_bookings_go_with_its_own_bulletin_once_when_an_extra_carries_t
     ]
     assert report.unmatched_bookings == []
     assert board.figure("bookings").value == 6
+
+
+def test_the_raw_rows_give_each_bulletin_and_the_month_it_counts_in(session: Session) -> None:
+    build(session)
+    report = build_training_report(session, month_from="2026-07", month_to="2026-07")
+
+    doc = json.loads(training_text(report, fmt="json", min_count=1))
+    csv_text = training_text(report, fmt="csv", min_count=1)
+
+    assert doc["columns"][:3] == ["month", "bulletin", "course_id"]
+    assert sorted((r["month"], r["bulletin"], r["course_id"]) for r in doc["rows"]) == [
+        ("2026-07", "2026-07", "neglect"),
+        ("2026-07", "2026-07-correction", "neglect-dates"),
+    ]
+    assert "\n2026-07,2026-07-correction,neglect-dates," in csv_text
