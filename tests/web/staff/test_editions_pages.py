@@ -209,3 +209,20 @@ def test_the_dashboard_names_an_extra_edition_awaiting_approval_by_its_month_and
 
     mine = home[home.index('id="for-you"') :]
     assert f'href="/admin/bulletins/{KEY}">December 2026 (correction)' in mine
+
+
+def test_the_month_editor_offers_an_extra_edition_and_an_extra_says_whose_it_is(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    add_correction(ann)
+
+    month = ann.get("/admin/plan/months/2026-12").text
+    extra = ann.get(EDITOR).text
+
+    assert (
+        '<a href="/admin/plan/months/2026-12/extra">Add an extra edition to December 2026</a>'
+        in (month)
+    )
+    assert "An extra edition of December 2026, with a send date of its own." in extra
+    assert "/extra" not in extra
