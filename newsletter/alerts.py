@@ -47,6 +47,7 @@ from newsletter.models import (
     EventSource,
     ScheduleAction,
 )
+from newsletter.plan import key_label
 from newsletter.schedule import OPEN, MonthOutlook, SchedulerState, local_text
 
 RECENT = timedelta(days=45)  # missed and failed sends older than this are history
@@ -89,8 +90,9 @@ class Alert:
         return bool(set(self.roles) & set(roles))
 
 
-def month_label(month: str) -> str:
-    return datetime.strptime(month[:7], "%Y-%m").strftime("%B %Y")
+def month_label(key: str) -> str:
+    """'July 2026', or 'July 2026 (correction)' for an extra edition."""
+    return key_label(key)
 
 
 def _page(month: str) -> str:

@@ -165,6 +165,18 @@ def test_a_planned_month_whose_send_time_passed_with_no_draft_is_alerted_as_not_
     assert "August 2026" in section(page, "next-send")
 
 
+def test_a_missed_extra_edition_is_named_as_the_edition_not_as_its_month(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    add_bulletin(site, month="2026-06-correction", status=BulletinStatus.missed, send_at=JUNE_SLOT)
+
+    page = dashboard(settings, site, clock, "ann@example.org")
+
+    alerts = section(page, "alerts")
+    assert "June 2026 (correction) was not sent" in alerts
+    assert 'href="/admin/bulletins/2026-06-correction">' in alerts
+
+
 def test_a_missed_bulletin_long_ago_is_history_not_an_alert(
     settings: Settings, site: Engine, clock: FakeClock
 ) -> None:
