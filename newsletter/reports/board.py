@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-def _month_theme(themes: dict[str, str], month: str, sent: Collection[str]) -> str:
+def _month_theme(themes: dict[str, str], month: str, *, sent: Collection[str]) -> str:
     """The month's theme, then each extra edition of the month that went out, by its title."""
     extras = [
         f"extra edition: {title}"
@@ -253,7 +253,7 @@ def board_from(
         months.append(
             ThemeMonth(
                 month=month,
-                theme=_month_theme(report.themes, month, report.bulletins),
+                theme=_month_theme(report.themes, month, sent=report.bulletins),
                 reached=reach_by_month[month][0],
                 opened=reach_by_month[month][1],
                 course_clicks=sum(c.clickers for c in lines),

@@ -175,7 +175,9 @@ def calendar_rows(
     month = first
     while month <= max(last, max(months | {this_month})):
         if month in plan.themes or month in bulletins:
-            rows.append(_row(month, plan, bulletins.get(month), steps, this_month))
+            rows.append(
+                _row(month, plan, bulletin=bulletins.get(month), steps=steps, this_month=this_month)
+            )
         elif month >= this_month:
             rows.append(
                 CalendarRow(
@@ -193,7 +195,9 @@ def calendar_rows(
                 )
             )
         for key in extras.get(month, []):
-            rows.append(_row(key, plan, bulletins.get(key), steps, this_month))
+            rows.append(
+                _row(key, plan, bulletin=bulletins.get(key), steps=steps, this_month=this_month)
+            )
         month = add_months(month, 1)
     return rows
 
@@ -201,6 +205,7 @@ def calendar_rows(
 def _row(
     key: str,
     plan: Plan,
+    *,
     bulletin: Bulletin | None,
     steps: dict[str, tuple[str, datetime | None]],
     this_month: str,
