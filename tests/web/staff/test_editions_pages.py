@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 from newsletter.agencies import read_agencies, sync_agencies
 from newsletter.clock import FakeClock
 from newsletter.config import Settings
-from newsletter.models import ActivityEntry, Bulletin
+from newsletter.models import ActivityEntry, Bulletin, BulletinStatus
 from newsletter.plan.store import current_revision
-from tests.factories import make_user
+from tests.factories import make_bulletin, make_user
 from tests.web.staff.support import csrf, sign_in_fully, staff_client
 from tests.web.staff.test_plan_pages import form_of
 
@@ -226,3 +226,24 @@ def test_the_month_editor_offers_an_extra_edition_and_an_extra_says_whose_it_is(
     )
     assert "An extra edition of December 2026, with a send date of its own." in extra
     assert "/extra" not in extra
+
+
+def test_a_month_already_sent_may_still_carry_a_correction(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    with Session(site) as session:
+        make_bulletin(session, month="2026-07", status=BulletinStatus.sent)
+        session.commit()
+    ann = signed_in(settings, site, clock, "ann@example.org")
+
+    calendar = ann.get("/admin/calendar").text
+    july = calendar.split('<tr id="month-2026-07"')[1].split("</tr>")[0]
+    page = ann.get(
+        "/admin/plan/months/2026-07/extra",
+        params={"edition": "correction", "title": "Correction: the ICON link", "start": ""},
+    )
+
+    assert "sent" in july
+    assert 'href="/admin/plan/months/2026-07/extra"' in july
+    assert page.status_code == 200
+    assert "July 2026 (correction): Correction: the ICON link" in page.text
