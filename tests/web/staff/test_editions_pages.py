@@ -247,3 +247,29 @@ def test_a_month_already_sent_may_still_carry_a_correction(
     assert 'href="/admin/plan/months/2026-07/extra"' in july
     assert page.status_code == 200
     assert "July 2026 (correction): Correction: the ICON link" in page.text
+
+
+def test_an_approver_approves_an_extra_edition_and_the_approval_is_its_own(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    add_correction(ann)
+    page = f"/admin/bulletins/{KEY}"
+    assert ann.post(f"{page}/build", data={"csrf": csrf(ann, page)}).status_code == 303
+    carol = signed_in(settings, site, clock, "carol@example.org")
+
+    approved = carol.post(f"{page}/approve", data={"csrf": csrf(carol, page)})
+    shown = carol.get(page).text
+
+    assert approved.status_code == 303, approved.text
+    assert "December 2026 (correction) approved" in shown
+    with Session(site) as session:
+        bulletin = session.exec(select(Bulletin).where(col(Bulletin.month) == KEY)).one()
+        assert (bulletin.status, bulletin.approved_by) == ("approved", "carol@example.org")
+        entry = session.exec(
+            select(ActivityEntry).where(
+                col(ActivityEntry.object) == f"bulletin:{KEY}",
+                col(ActivityEntry.action) == "bulletin.approve",
+            )
+        ).one()
+        assert entry.actor == "carol@example.org"
