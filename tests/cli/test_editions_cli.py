@@ -134,3 +134,19 @@ def test_plan_check_of_the_folder_names_the_extra_edition_in_its_summary(
 
     assert result.exit_code == 0, result.output
     assert "plan OK: 18 months (2026-07 to 2027-12), 1 extra edition," in plain(result.output)
+
+
+def test_an_extra_edition_is_approved_and_dry_run_sent_by_its_key(env: str) -> None:
+    assert runner.invoke(app, ["bulletin", "build", "2026-07-correction"]).exit_code == 0
+
+    approved = runner.invoke(
+        app, ["bulletin", "approve", "2026-07-correction", "--by", "lead@example.org"]
+    )
+    dry_run = runner.invoke(app, ["bulletin", "send", "2026-07-correction", "--dry-run"])
+
+    assert approved.exit_code == 0, approved.output
+    assert "bulletin 2026-07-correction approved by lead@example.org" in plain(approved.output)
+    assert "send slot 2026-07-16 09:00 UTC" in plain(approved.output)
+    assert dry_run.exit_code == 0, dry_run.output
+    assert "Dry run of 2026-07-correction" in plain(dry_run.output)
+    assert rows(env)["2026-07-correction"].status == "approved"
