@@ -14,6 +14,16 @@ This module sits below every writer (beside ``models`` and ``db``); it imports n
 Each bulletin is bumped at most once per transaction of a given session or connection (the
 bump is an upsert on one small row: a webhook batch of a thousand events of one bulletin pays
 for it once). Inside a savepoint every call bumps, since a savepoint can roll back alone.
+
+Appending and rewriting are told apart. Inserting new events only *appends*: the version
+moves, and the report cache may add just the events after its high-water mark (the highest
+event id it counted). Deleting events, flagging them as machine activity, or any direct call
+of :func:`note_changed` *rewrites*: ``rewritten`` moves with the version and the cache
+recounts the bulletin. For the high-water mark to be exact, the bump comes BEFORE the insert:
+it locks the bulletin's version row until commit (PostgreSQL), so the events of one bulletin
+are inserted by one transaction at a time and their ids grow in commit order; a report that
+sees a bulletin's event with id N has seen all its events with smaller ids. (SQLite has one
+writer at a time anyway.)
 """
 
 from __future__ import annotations
@@ -59,65 +69,106 @@ class MachineFlag:
     reason: str | None
 
 
-def note_changed(target: Target, bulletin_ids: Iterable[int | None]) -> None:
+def note_changed(
+    target: Target, bulletin_ids: Iterable[int | None], *, rewritten: bool = True
+) -> None:
     """Bump the report version of these bulletins in ``target``'s transaction.
 
     The writers below call it themselves; call it directly only for the other rows the reports
     read (a delivery marked sent, a bulletin's links rebuilt, roll-up rows). ``None`` ids
     (events of no bulletin) are ignored; ids are taken in order so that concurrent writers
     lock the version rows in one order.
+
+    ``rewritten=False`` says the change can be followed without recounting: only events
+    appended after the others (the inserts below), or only deliveries marked sent (the cache
+    recounts its sent rows on every refresh). Anything else must leave it True.
     """
     ids = {b for b in bulletin_ids if b is not None}
     if not ids:
         return
     nested = target.in_nested_transaction()
     txn = target.get_transaction()
-    seen: tuple[Any, set[int]] | None = target.info.get(_BUMPED)
-    done = seen[1] if seen is not None and txn is not None and seen[0] is txn else set()
-    todo = sorted(ids if nested else ids - done)
+    seen: tuple[Any, set[int], set[int]] | None = target.info.get(_BUMPED)
+    current = seen is not None and txn is not None and seen[0] is txn
+    done = seen[1] if current and seen is not None else set()
+    done_rewritten = seen[2] if current and seen is not None else set()
+    todo = sorted(ids if nested else ids - (done_rewritten if rewritten else done))
     if not todo:
         return
     stmt = dialect_insert(
         target if isinstance(target, Session) else target.engine, _VERSION
-    ).values([{"bulletin_id": b, "version": 1} for b in todo])
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["bulletin_id"], set_={"version": _VERSION.c.version + 1}
-    )
+    ).values([{"bulletin_id": b, "version": 1, "rewritten": int(rewritten)} for b in todo])
+    bumped: dict[str, Any] = {"version": _VERSION.c.version + 1}
+    if rewritten:
+        bumped["rewritten"] = _VERSION.c.version + 1
+    stmt = stmt.on_conflict_do_update(index_elements=["bulletin_id"], set_=bumped)
     target.execute(stmt)
     if not nested:
-        target.info[_BUMPED] = (target.get_transaction(), done | set(todo))
+        target.info[_BUMPED] = (
+            target.get_transaction(),
+            done | set(todo),
+            done_rewritten | set(todo) if rewritten else done_rewritten,
+        )
 
 
 def add_event(session: Session, event: Event) -> None:
     """Add one event to ``session`` (the caller commits)."""
+    note_changed(session, [event.bulletin_id], rewritten=False)  # first: see the module
     session.add(event)
-    note_changed(session, [event.bulletin_id])
 
 
 def insert_events(target: Target, rows: Sequence[dict[str, Any]]) -> None:
     """Insert event rows (dicts of :class:`Event`'s columns but ``id``), in bulk."""
     if not rows:
         return
+    note_changed(target, [r["bulletin_id"] for r in rows], rewritten=False)  # first
     bind = target if isinstance(target, Connection) else target.connection()
     if bind.dialect.name == "sqlite":
         _insert_sqlite(bind, rows)
     else:
         bind.execute(insert(_EVENT), list(rows))
-    note_changed(target, [r["bulletin_id"] for r in rows])
 
 
 def insert_event_once(session: Session, values: dict[str, Any]) -> bool:
-    """Insert one event unless its ``provider_event_id`` is stored already; True if new."""
+    """Insert one event unless its ``provider_event_id`` is stored already; True if new.
+
+    The bump must come before the insert (see the module), yet an event stored already should
+    not move the version: until the bulletin's version row is locked by this transaction, the
+    event is looked up first (the lookup replaces the insert of a redelivered event, so a
+    redelivered batch costs no more than before). A duplicate racing in from another
+    transaction only causes a needless bump.
+    """
+    bulletin_id = values.get("bulletin_id")
+    provider_id = values.get("provider_event_id")
+    if (
+        bulletin_id is not None
+        and provider_id is not None
+        and not _bumped(session, bulletin_id)
+        and session.execute(
+            select(_EVENT.c.id).where(_EVENT.c.provider_event_id == provider_id)
+        ).first()
+        is not None
+    ):
+        return False
+    note_changed(session, [bulletin_id], rewritten=False)
     inserted = session.execute(
         dialect_insert(session, _EVENT)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["provider_event_id"])
         .returning(_EVENT.c.id)  # rowcount is -1 for such inserts on psycopg
     ).first()
-    if inserted is None:
-        return False
-    note_changed(session, [values.get("bulletin_id")])
-    return True
+    return inserted is not None
+
+
+def _bumped(target: Target, bulletin_id: int) -> bool:
+    """Whether this transaction (not a savepoint) bumped the bulletin already."""
+    seen = target.info.get(_BUMPED)
+    return (
+        not target.in_nested_transaction()
+        and seen is not None
+        and seen[0] is target.get_transaction()
+        and bulletin_id in seen[1]
+    )
 
 
 def flag_machine(target: Target, flags: Sequence[MachineFlag]) -> None:

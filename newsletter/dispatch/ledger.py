@@ -357,7 +357,7 @@ def mark_batch_sent(
 
     Only one batch is ever ``sending`` per bulletin, so this touches exactly that batch.
     Sent counts are report figures: the bulletin's report version moves in this transaction."""
-    note_changed(session, [bulletin_id])
+    note_changed(session, [bulletin_id], rewritten=False)  # sent rows: always recounted
     result = session.connection().execute(
         update(Delivery)
         .where(
@@ -382,7 +382,7 @@ def record_sent(
     executemany); the bulletin's report version moves in this transaction."""
     if not sent:
         return
-    note_changed(session, [bulletin_id])
+    note_changed(session, [bulletin_id], rewritten=False)  # sent rows: always recounted
     groups: dict[str | None, list[int]] = {}
     for d_id, pmid in sent:
         groups.setdefault(pmid, []).append(d_id)

@@ -66,12 +66,17 @@ class MachineReasonRollup(SQLModel, table=True):
 class BulletinEventsVersion(SQLModel, table=True):
     """Bumped in the same transaction as every write to a bulletin's events (insert, delete,
     a machine flag changed...) by ``newsletter.eventlog``; the report cache is valid for
-    one version. No row means version 0 (no event written through the writers yet)."""
+    one version. No row means version 0 (no event written through the writers yet).
+
+    ``rewritten`` is the version of the last write that did more than append new events
+    (a deletion, a machine flag, links rebuilt...): while it is not newer than the cached
+    version, the cache can be brought up to date from the new events alone (reports.cache)."""
 
     __tablename__ = "bulletin_events_version"
 
     bulletin_id: int = Field(foreign_key="bulletin.id", primary_key=True)
     version: int = 0
+    rewritten: int = 0
 
 
 class ReportCacheState(SQLModel, table=True):
@@ -83,6 +88,9 @@ class ReportCacheState(SQLModel, table=True):
     bulletin_id: int = Field(foreign_key="bulletin.id", primary_key=True)
     version: int = 0
     computed_at: datetime = Field(default_factory=utcnow)
+    # The highest id of the bulletin's events counted in the cached rows (None: unknown, as
+    # for rows cached before migration 0013; the next refresh recomputes those).
+    watermark: int | None = None
 
 
 class ReportCache(SQLModel, table=True):

@@ -289,7 +289,8 @@ class _Batch:
         if delivery.status != DeliveryStatus.unknown or delivery.id in self._confirmed:
             return
         self._confirmed.add(delivery.id)
-        note_changed(self.session, [delivery.bulletin_id])  # the bulletin's sent count moves
+        # The bulletin's sent count moves (the cache recounts sent rows on every refresh).
+        note_changed(self.session, [delivery.bulletin_id], rewritten=False)
         self.session.execute(
             update(Delivery)
             .where(col(Delivery.id) == delivery.id)
