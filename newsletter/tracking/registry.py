@@ -5,6 +5,12 @@ each time), and a delivery's bulletin, agency and send time never change once it
 both are cached (bounded LRU) after their first lookup: a click on a known link by a known delivery costs no query at all; its only database
 work is its share of the recorder's group commit. Deliveries not yet sent (no ``sent_at``) are
 looked up again each time, so the cache never holds a stale send time.
+
+A send's clicks come in a burst, most readers clicking once, and every web process has its own
+cache: looked up one by one, nearly every click would cost its process a query (a thread hop,
+a pooled connection's check-out and ping, an ORM load: more than the rest of the click). So the
+first sent delivery of a bulletin looked up in a process brings the bulletin's other sent
+deliveries with it, in one query (bulletins of up to a quarter of the cache's size).
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from newsletter.db import make_engine
@@ -80,6 +87,20 @@ def _read_engine(engine: Engine) -> Engine:
     return make_engine(engine.url, lookups=True)
 
 
+# The columns of a DeliveryInfo, in its order (a Core query: no ORM object per lookup).
+_DELIVERY = core_select(
+    col(Delivery.id),
+    col(Delivery.bulletin_id),
+    col(Delivery.agency),
+    col(Delivery.subscriber_id),
+    col(Delivery.sent_at),
+)
+
+
+def _info(row: Any) -> DeliveryInfo:
+    return DeliveryInfo(*row)
+
+
 class Registry:
     """Cached lookups of links (with their bulletin's month) and deliveries."""
 
@@ -89,6 +110,9 @@ class Registry:
         self._links: _LRU[int, LinkInfo] = _LRU(links)
         self._deliveries: _LRU[int, DeliveryInfo] = _LRU(deliveries)
         self._months: _LRU[int, str] = _LRU(1_000)
+        self._bulk_limit = deliveries // 4  # a bulletin's deliveries loaded at once, at most
+        self._loaded: set[int] = set()  # bulletins whose sent deliveries were loaded (or tried)
+        self._loading = threading.Lock()
 
     def close(self) -> None:
         """Release the lookup connections this registry opened itself."""
@@ -140,20 +164,33 @@ class Registry:
         cached = self._deliveries.get(delivery_id)
         if cached is not None:
             return cached
-        with Session(self._engine) as session:
-            row = session.get(Delivery, delivery_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(_DELIVERY.where(col(Delivery.id) == delivery_id)).first()
         if row is None:
             return None
-        info = DeliveryInfo(
-            id=delivery_id,
-            bulletin_id=row.bulletin_id,
-            agency=row.agency,
-            subscriber_id=row.subscriber_id,
-            sent_at=row.sent_at,
-        )
+        info = _info(row)
         if info.sent_at is not None:
             self._deliveries.put(delivery_id, info)
+            self._load_bulletin(info.bulletin_id)
         return info
+
+    def _load_bulletin(self, bulletin_id: int) -> None:
+        """Cache the bulletin's sent deliveries, once per process (see the module)."""
+        with self._loading:
+            if bulletin_id in self._loaded:
+                return
+            self._loaded.add(bulletin_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                _DELIVERY.where(
+                    col(Delivery.bulletin_id) == bulletin_id, col(Delivery.sent_at).is_not(None)
+                ).limit(self._bulk_limit + 1)
+            ).all()
+        if len(rows) > self._bulk_limit:
+            return  # too many to hold: looked up one by one
+        for row in rows:
+            info = _info(row)
+            self._deliveries.put(info.id, info)
 
     def month(self, bulletin_id: int) -> str | None:
         """The month of a bulletin, or None when there is no such bulletin."""

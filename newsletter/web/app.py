@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.types import Receive, Scope, Send
 
 from newsletter import __version__
 from newsletter.accounts import seed_approvers
@@ -55,6 +56,29 @@ def seed_approver_role(engine: Engine, settings: Settings) -> None:
         log.info("gave the approver role to %s (NEWSLETTER_APPROVERS)", ", ".join(seeded))
 
 
+class NewsletterApp(FastAPI):
+    """The FastAPI app, with the tracking paths (/c/, /o/) answered ahead of its stack.
+
+    Every other request goes through FastAPI and the middleware as usual; the click and pixel
+    paths, the hottest of the service, go to ``web.tracking.TrackingFront``, which keeps what
+    the stack would have given them (security headers, body limit, a logged 500).
+    """
+
+    tracking_front: tracking.TrackingFront | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.tracking_front
+        if (
+            front is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith(tracking.PREFIXES)
+        ):
+            scope["app"] = self
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -68,7 +92,7 @@ def create_app(
             ensure_schema(settings.resolved_database_url)
         engine = engine_from_settings(settings)
         seed_approver_role(engine, settings)
-    app = FastAPI(title="newsletter", version=__version__, docs_url=None, redoc_url=None)
+    app = NewsletterApp(title="newsletter", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
@@ -85,9 +109,11 @@ def create_app(
     tracking.install(app)
     app.include_router(webhooks.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Added last, so they wrap everything (the tracking fast path included).
+    # Added last, so they wrap everything (the tracking paths keep the same rules themselves).
+    https = settings.public_base_url.startswith("https://")
     app.add_middleware(BodyLimit, default=DEFAULT_LIMIT, limits=BODY_LIMITS)
-    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
+    app.add_middleware(SecurityHeaders, https=https)
+    app.tracking_front = tracking.TrackingFront(https=https, body_limit=DEFAULT_LIMIT)
     return app
 
 

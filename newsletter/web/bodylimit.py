@@ -48,16 +48,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared < 0 or declared > limit:
-                    await _refuse(send, limit, scope["path"])
-                    return
-                break
+        if await refuse_declared_body(scope, send, limit):
+            return
         received = 0
 
         async def counted() -> Message:
@@ -83,6 +75,22 @@ class BodyLimit:
             if started:
                 raise
             await _refuse(send, limit, scope["path"])
+
+
+async def refuse_declared_body(scope: Scope, send: Send, limit: int) -> bool:
+    """Answer 413 (and return True) when the request declares a body over ``limit`` (or an
+    invalid Content-Length); a path answered ahead of the middleware checks this itself."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared < 0 or declared > limit:
+                await _refuse(send, limit, scope["path"])
+                return True
+            break
+    return False
 
 
 async def _refuse(send: Send, limit: int, path: str = "") -> None:

@@ -34,13 +34,19 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _add(list(message.get("headers", [])), https=https)
+                message["headers"] = add_security_headers(
+                    list(message.get("headers", [])), https=https
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def _add(headers: list[tuple[bytes, bytes]], *, https: bool) -> list[tuple[bytes, bytes]]:
+def add_security_headers(
+    headers: list[tuple[bytes, bytes]], *, https: bool
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` (changed in place and returned) with the security headers a response needs:
+    what the middleware does, for paths served ahead of it (newsletter.web.tracking)."""
     present = {name.lower(): i for i, (name, _) in enumerate(headers)}
     content_type = headers[present[b"content-type"]][1] if b"content-type" in present else b""
     if b"x-content-type-options" not in present:

@@ -1,9 +1,15 @@
 """GET/HEAD /c/{token}/{link_id} (click redirect) and GET/HEAD /o/{token}.gif (open pixel).
 
 These are the hottest paths of the service (every click of every reader, and every gateway
-scan), so they are served by a plain ASGI middleware in front of FastAPI's routing and
-dependency machinery, whose per-request cost would otherwise dominate (bench/tracking.py
-measures the path against a bare ASGI redirect); everything else passes through untouched.
+scan), so they are answered by :class:`TrackingFront` AHEAD of the application's whole stack:
+the app (``web.app.NewsletterApp``) hands these two prefixes to it before FastAPI's own
+layers (telemetry, error pages, body limit) and ours (security headers, body limits), each of
+which wraps every message of every request (bench/tracking.py and bench/fleet.py measure the
+path against a bare ASGI redirect). What those layers guarantee is kept here, cheaply: the
+security headers of ``web.headers`` on every answer (precomputed for the fixed ones), the
+body limit (a declared body over it is answered 413; these paths never read a body); an
+unexpected error is logged and answered 500 by the server. Everything else goes through the
+stack untouched.
 
 The redirect target comes from the link registry only (see :mod:`newsletter.tracking.tracker`);
 anything forged, altered or mismatched answers 404 and records nothing. A request is answered
@@ -21,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as StarletteRequest
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from newsletter.models import EventType, LinkKind
 from newsletter.tracking import (
@@ -33,6 +39,8 @@ from newsletter.tracking import (
     Tracker,
     Visit,
 )
+from newsletter.web.bodylimit import DEFAULT_LIMIT, refuse_declared_body
+from newsletter.web.headers import add_security_headers
 from newsletter.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -64,9 +72,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=_lifespan)
 
 
+PREFIXES = ("/c/", "/o/")  # the paths TrackingFront answers
+
+
 def install(app: FastAPI) -> None:
-    """Serve the click and pixel paths on ``app`` and flush their events on shutdown."""
-    app.add_middleware(TrackingMiddleware)
+    """Flush the click and pixel paths' events on ``app``'s shutdown (the paths themselves are
+    served by TrackingFront, which the app calls first)."""
     app.include_router(router)
 
 
@@ -79,20 +90,35 @@ def tracker_for(app: FastAPI) -> Tracker:
     return tracker
 
 
+def _secured(headers: list[tuple[bytes, bytes]]) -> dict[bool, list[tuple[bytes, bytes]]]:
+    """``headers`` with the security headers, without and with https (HSTS)."""
+    return {https: add_security_headers(list(headers), https=https) for https in (False, True)}
+
+
 _NO_CACHE_RAW = [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items()]
-_GIF_HEADERS = [
-    (b"content-type", b"image/gif"),
-    (b"content-length", str(len(PIXEL)).encode()),
-    *_NO_CACHE_RAW,
-]
-_EMPTY_HEADERS = [(b"content-length", b"0"), *_NO_CACHE_RAW]
+_GIF_HEADERS = _secured(
+    [
+        (b"content-type", b"image/gif"),
+        (b"content-length", str(len(PIXEL)).encode()),
+        *_NO_CACHE_RAW,
+    ]
+)
+_EMPTY_HEADERS = _secured([(b"content-length", b"0"), *_NO_CACHE_RAW])
 # A redirect needs no HTTP/1.0 cache headers (a 302 is not cached without freshness headers);
 # no-referrer keeps the token in our URL from reaching the course site in a Referer.
-_REDIRECT_HEADERS = [
-    (b"content-length", b"0"),
-    (b"cache-control", NO_CACHE["Cache-Control"].encode()),
-    (b"referrer-policy", b"no-referrer"),
-]
+_REDIRECT_HEADERS = _secured(
+    [
+        (b"content-length", b"0"),
+        (b"cache-control", NO_CACHE["Cache-Control"].encode()),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+)
+_CLICK_ALLOW = _secured(
+    [(b"allow", b"GET, HEAD, OPTIONS"), (b"content-length", b"0"), *_NO_CACHE_RAW]
+)
+_CLICK_OPTIONS = _secured([(b"allow", b"GET, HEAD, OPTIONS"), *_NO_CACHE_RAW])
+_PIXEL_ALLOW = _secured([(b"allow", b"GET, HEAD"), (b"content-length", b"0"), *_NO_CACHE_RAW])
+_HONEYPOT = _secured([(b"x-robots-tag", b"noindex"), (b"content-length", b"0"), *_NO_CACHE_RAW])
 
 
 async def _respond(
@@ -138,42 +164,59 @@ async def _save(tracker: Tracker, record: EventRecord | None) -> None:
         )
 
 
-class TrackingMiddleware:
-    """Answers /c/... and /o/... itself; passes every other request to the app."""
+class TrackingFront:
+    """Answers /c/... and /o/... (paths starting with PREFIXES) ahead of the app's stack."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, *, https: bool = False, body_limit: int = DEFAULT_LIMIT) -> None:
+        self.https = https  # PUBLIC_BASE_URL is https: every answer carries HSTS
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if path.startswith("/c/"):
-                await self.click(scope, receive, send)
-                return
-            if path.startswith("/o/"):
-                await self.pixel(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        """``scope["app"]`` is the application (NewsletterApp sets it, as Starlette would)."""
+        if await refuse_declared_body(scope, send, self.body_limit):
+            return
+        https = self.https or scope.get("scheme") == "https"
+        # An unexpected error is logged and answered 500 by the server (uvicorn), as
+        # ServerErrorMiddleware would: the handlers below turn every expected failure (an
+        # unknown token, the database away, recording failing) into their own answer.
+        if scope["path"].startswith("/c/"):
+            await self.click(scope, receive, send, https)
+        else:
+            await self.pixel(scope, receive, send, https)
 
     @staticmethod
     async def _page(
-        scope: Scope, receive: Receive, send: Send, name: str, status: int, **context: Any
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        https: bool,
+        name: str,
+        status: int,
+        **context: Any,
     ) -> None:
         response = render_page(
             StarletteRequest(scope, receive), name, status_code=status, **context
         )
-        await response(scope, receive, send)
 
-    async def click(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = add_security_headers(
+                    list(message.get("headers", [])), https=https
+                )
+            await send(message)
+
+        await response(scope, receive, send_secured)
+
+    async def click(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
         """Record a click and redirect to the registered link with its UTM parameters."""
         app: FastAPI = scope["app"]
         method = scope["method"]
         parts = scope["path"].split("/")  # percent-decoded: an encoded '/' adds a part
         if len(parts) != 4 or not parts[2] or not parts[3]:
-            await self._page(scope, receive, send, "tracking_not_found.html", 404)
+            await self._page(scope, receive, send, https, "tracking_not_found.html", 404)
             return
         if method not in ("GET", "HEAD", "OPTIONS"):
-            await _respond(send, 405, [(b"allow", b"GET, HEAD, OPTIONS"), *_EMPTY_HEADERS])
+            await _respond(send, 405, _CLICK_ALLOW[https])
             return
         token, link_id = parts[2], parts[3]
         tracker = tracker_for(app)
@@ -184,36 +227,36 @@ class TrackingMiddleware:
                 target = await run_in_threadpool(tracker.resolve_click, token, link_id)
         except Exception as exc:
             log.error("cannot resolve a click (database unavailable?): %s", exc)
-            await self._page(scope, receive, send, "tracking_unavailable.html", 503)
+            await self._page(scope, receive, send, https, "tracking_unavailable.html", 503)
             return
         if not isinstance(target, ClickTarget):
-            await self._page(scope, receive, send, "tracking_not_found.html", 404)
+            await self._page(scope, receive, send, https, "tracking_not_found.html", 404)
             return
         await _save(tracker, tracker.click_record(target, _visit(app, scope)))
         if method == "OPTIONS":
-            await _respond(send, 204, [(b"allow", b"GET, HEAD, OPTIONS"), *_NO_CACHE_RAW])
+            await _respond(send, 204, _CLICK_OPTIONS[https])
         elif target.link.kind == LinkKind.honeypot:
             # Nothing for a machine to follow; noindex in case a crawler got here.
-            await _respond(send, 200, [(b"x-robots-tag", b"noindex"), *_EMPTY_HEADERS])
+            await _respond(send, 200, _HONEYPOT[https])
         elif target.link.kind == LinkKind.feedback:
             useful = target.event_type == EventType.feedback_yes
             await self._page(
-                scope, receive, send, "tracking_thanks.html", 200,
+                scope, receive, send, https, "tracking_thanks.html", 200,
                 month=target.link.month, useful=useful,
             )  # fmt: skip
         else:
             location = target.location.encode("latin-1")
-            await _respond(send, 302, [(b"location", location), *_REDIRECT_HEADERS])
+            await _respond(send, 302, [(b"location", location), *_REDIRECT_HEADERS[https]])
 
-    async def pixel(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def pixel(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
         """Record an open and serve a 1x1 GIF (even when recording fails)."""
         app: FastAPI = scope["app"]
         parts = scope["path"].split("/")
         if len(parts) != 3 or not parts[2].endswith(".gif") or len(parts[2]) <= 4:
-            await _respond(send, 404, _EMPTY_HEADERS)
+            await _respond(send, 404, _EMPTY_HEADERS[https])
             return
         if scope["method"] not in ("GET", "HEAD"):
-            await _respond(send, 405, [(b"allow", b"GET, HEAD"), *_EMPTY_HEADERS])
+            await _respond(send, 405, _PIXEL_ALLOW[https])
             return
         token = parts[2][:-4]
         tracker = tracker_for(app)
@@ -226,8 +269,8 @@ class TrackingMiddleware:
             log.error("cannot record an open (database unavailable?): %s", exc)
             reader = MISS  # unknown, but a reader may be waiting for the image: serve it
         if reader is None:
-            await _respond(send, 404, _EMPTY_HEADERS)
+            await _respond(send, 404, _EMPTY_HEADERS[https])
             return
         if isinstance(reader, Reader):
             await _save(tracker, tracker.open_record(reader, _visit(app, scope)))
-        await _respond(send, 200, _GIF_HEADERS, b"" if scope["method"] == "HEAD" else PIXEL)
+        await _respond(send, 200, _GIF_HEADERS[https], b"" if scope["method"] == "HEAD" else PIXEL)

@@ -493,3 +493,58 @@ def test_in_agency_mode_a_burst_is_still_flagged_by_an_in_memory_session(
     assert {first.delivery_id, second.delivery_id} == {None}
     assert (second.machine, second.machine_reason) == (True, "burst")
     assert first.machine is False  # no delivery kept, so nothing to flag after the fact
+
+
+def test_tracking_answers_carry_the_security_headers_of_every_other_answer(
+    client: TestClient, sent: Sent
+) -> None:
+    answers = {
+        "redirect": client.get(f"/c/{sent.token}/{sent.course.id}"),
+        "pixel": client.get(f"/o/{sent.token}.gif"),
+        "thanks page": client.get(f"/c/{sent.token}/{sent.feedback_yes.id}"),
+        "unknown click": client.get(f"/c/{sent.token}/999999"),
+        "unknown pixel": client.get("/o/not-a-token.gif"),
+        "honeypot": client.get(f"/c/{sent.token}/{sent.honeypot.id}"),
+        "refused method": client.post(f"/c/{sent.token}/{sent.course.id}"),
+    }
+    for name, answer in answers.items():
+        assert answer.headers["x-content-type-options"] == "nosniff", name
+        assert answer.headers["referrer-policy"], name
+        assert "strict-transport-security" not in answer.headers, name
+    page = answers["thanks page"]
+    assert page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert answers["redirect"].headers["referrer-policy"] == "no-referrer"
+
+
+def test_over_https_tracking_answers_carry_hsts(
+    tmp_path: Path, engine: Engine, database_url: str, clock: FakeClock
+) -> None:
+    secure = make_settings(
+        tmp_path, database_url=database_url, public_base_url="https://bulletin.example.org"
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        sent = sent_bulletin(session, clock, secure.secret)
+    app = create_app(secure, engine=engine, clock=clock)
+    with TestClient(app, follow_redirects=False, headers={"User-Agent": BROWSER}) as client:
+        redirect = client.get(f"/c/{sent.token}/{sent.course.id}")
+        pixel = client.get(f"/o/{sent.token}.gif")
+    assert redirect.status_code == 302
+    for answer in (redirect, pixel):
+        assert "max-age=" in answer.headers["strict-transport-security"]
+
+
+def test_a_tracking_request_declaring_a_body_over_the_limit_is_refused_unrecorded(
+    client: TestClient, sent: Sent, engine: Engine
+) -> None:
+    from newsletter.web.bodylimit import DEFAULT_LIMIT
+
+    refused = client.request(
+        "GET",
+        f"/c/{sent.token}/{sent.course.id}",
+        headers={"Content-Length": str(DEFAULT_LIMIT + 1)},
+        content=b"x" * (DEFAULT_LIMIT + 1),
+    )
+    assert refused.status_code == 413
+    assert events(engine) == []
