@@ -8,7 +8,7 @@ report cache adds only the events after the watermark instead of recounting the 
 recomputes them once.
 
 Revision ID: 0013_report_cache_watermark
-Revises: 0010_bulletin_month_hash
+Revises: 0012_bulletin_editions
 Create Date: 2026-12-01 08:10:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_report_cache_watermark"
-down_revision: str | None = "0010_bulletin_month_hash"
+down_revision: str | None = "0012_bulletin_editions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
