@@ -120,7 +120,9 @@ def serve_app(
         port=port,
         workers=workers,
         timeout_graceful_shutdown=GRACE_SECONDS,
-        **{"log_level": "info", **config},
+        # No access log: it belongs to the reverse proxy (docs/deploy.md); uvicorn's log_level
+        # would otherwise turn it on in every worker, a log line per click (~10% of its CPU).
+        **{"log_level": "info", "access_log": False, **config},
     )
     if workers > 1:
         if sockets is None:
