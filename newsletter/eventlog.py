@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Dialect, and_, bindparam, delete, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from newsletter.db import dialect_insert
@@ -95,20 +96,31 @@ def note_changed(
     todo = sorted(ids if nested else ids - (done_rewritten if rewritten else done))
     if not todo:
         return
-    stmt = dialect_insert(
-        target if isinstance(target, Session) else target.engine, _VERSION
-    ).values([{"bulletin_id": b, "version": 1, "rewritten": int(rewritten)} for b in todo])
-    bumped: dict[str, Any] = {"version": _VERSION.c.version + 1}
-    if rewritten:
-        bumped["rewritten"] = _VERSION.c.version + 1
-    stmt = stmt.on_conflict_do_update(index_elements=["bulletin_id"], set_=bumped)
-    target.execute(stmt)
+    bind = target.get_bind() if isinstance(target, Session) else target
+    stmt = _bump_statement(bind.dialect.name, rewritten)
+    if len(todo) == 1:
+        target.execute(stmt, {"b": todo[0], "r": int(rewritten)})
+    else:
+        target.execute(stmt, [{"b": b, "r": int(rewritten)} for b in todo])
     if not nested:
         target.info[_BUMPED] = (
             target.get_transaction(),
             done | set(todo),
             done_rewritten | set(todo) if rewritten else done_rewritten,
         )
+
+
+@lru_cache(maxsize=8)
+def _bump_statement(dialect: str, rewritten: bool) -> Any:
+    """The version bump as an upsert with parameters, built once per dialect and kind, so that
+    its compiled form is cached (a multi-row VALUES upsert is compiled anew on every call, and
+    the recorder bumps on every group commit)."""
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = upsert(_VERSION).values(bulletin_id=bindparam("b"), version=1, rewritten=bindparam("r"))
+    bumped: dict[str, Any] = {"version": _VERSION.c.version + 1}
+    if rewritten:
+        bumped["rewritten"] = _VERSION.c.version + 1
+    return stmt.on_conflict_do_update(index_elements=["bulletin_id"], set_=bumped)
 
 
 def add_event(session: Session, event: Event) -> None:
