@@ -191,10 +191,10 @@ def test_concurrent_clicks_over_http_are_all_recorded(
     app.state.tracker.close()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: executemany
-def test_the_sqlite_multi_row_insert_stores_exactly_what_sqlalchemy_would(
+def test_the_bulk_insert_stores_exactly_what_sqlalchemy_would(
     engine: Engine, clock: FakeClock
 ) -> None:
+    """SQLite: multi-row INSERTs; PostgreSQL: COPY (newsletter.eventlog.insert_events)."""
     from datetime import timezone
 
     from sqlalchemy import insert, text
