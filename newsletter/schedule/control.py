@@ -273,9 +273,10 @@ def scheduler_state(session: Session, *, leader_present: bool, now: datetime) ->
             "service to look at it.",
             heartbeat,
         )
+    every = "second" if heartbeat.tick_seconds == 1 else f"{heartbeat.tick_seconds} seconds"
     return SchedulerState(
         True,
-        f"The scheduler ({where}) checks every {heartbeat.tick_seconds} seconds; it last "
-        f"checked at {heartbeat.last_tick_at:%H:%M:%S} UTC.",
+        f"The scheduler ({where}) checks every {every}; it last checked at "
+        f"{heartbeat.last_tick_at:%H:%M:%S} UTC.",
         heartbeat,
     )

@@ -6,7 +6,7 @@
   if (!root || !window.fetch) { return; }
   var url = root.getAttribute("data-progress-url");
   var every = 1000 * (parseInt(root.getAttribute("data-poll-seconds"), 10) || 2);
-  var started = root.getAttribute("data-status");
+  var wasFinished = root.getAttribute("data-finished") === "true";
   var number = new Intl.NumberFormat("en-GB");
 
   function put(id, text) {
@@ -29,6 +29,15 @@
     put("total-skipped", number.format(t.skipped));
     put("total-to-send", number.format(t.to_send));
     put("updated", "Figures as at " + data.at + ".");
+    var asked = document.getElementById("send-request");  // a person's request, while open
+    if (asked && !data.request) { asked.hidden = true; }
+    if (data.request && data.request.state === "started") {
+      put("request-state", "The scheduler started it (" + data.request.carried_by + ").");
+      var withdraw = document.getElementById("withdraw-form");
+      if (withdraw) { withdraw.hidden = true; }
+    }
+    var stop = document.getElementById("stop-form");  // offered while the send runs
+    if (stop) { stop.hidden = data.status !== "sending"; }
     var bar = document.getElementById("progress-bar");
     if (bar) { bar.value = data.percent; }
     var body = document.querySelector("#progress-table tbody");
@@ -57,7 +66,7 @@
         if (cell && cell.textContent !== text) { cell.textContent = text; }
       });
     });
-    if (data.finished && data.status !== started) {
+    if (data.finished && !wasFinished) {
       var ended = document.getElementById("ended");
       if (ended) { ended.hidden = false; }
     }
