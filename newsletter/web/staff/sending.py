@@ -225,6 +225,7 @@ def _move_page(
         plan_problem="; ".join(state.problem) if state.plan is None else "",
         recipients=recipients(db, settings, month) if bulletin is not None else None,
         default_slot=state.plan.slot if state.plan is not None else None,
+        timezone=settings.timezone,
     )
 
 
