@@ -224,3 +224,30 @@ def test_the_scheduler_state_says_plainly_when_none_runs_or_none_ticks(engine: E
         stuck = scheduler_state(session, leader_present=True, now=now + timedelta(minutes=10))
         assert not stuck.running
         assert "may be stuck" in stuck.text
+
+
+def test_the_leading_scheduler_records_each_tick_and_the_page_names_it(
+    engine: Engine, settings: Settings
+) -> None:
+    from newsletter.schedule import SchedulerService, leader_present
+
+    world = World(plan=make_plan([MONTH]))
+    clock = FakeClock(BEFORE_SLOT)
+    service = SchedulerService(settings, engine=engine, clock=clock, deps=world.deps())
+    with Session(engine) as session:
+        assert not scheduler_state(
+            session, leader_present=leader_present(settings), now=clock.now()
+        ).running
+    assert service.leadership.try_acquire()
+    try:
+        service.tick()
+        with Session(engine) as session:
+            state = scheduler_state(
+                session, leader_present=leader_present(settings), now=clock.now()
+            )
+    finally:
+        service.leadership.release()
+    assert state.running
+    assert state.heartbeat is not None
+    assert state.heartbeat.last_tick_at == BEFORE_SLOT
+    assert f"process {state.heartbeat.pid} " in state.text
