@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from newsletter.models import Role
+from newsletter.plan import key_label
 from newsletter.web.pages import render_template
 from newsletter.web.staff import sessions
 from newsletter.web.staff.auth import Staff
@@ -96,6 +97,7 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
         nav=navigation(request, staff),
         csrf=sessions.csrf_for(settings, seed),
         when=lambda value: format_when(value, zone),
+        label=key_label,
         **context,
     )
     response = HTMLResponse(

@@ -171,6 +171,20 @@ def test_an_extra_edition_is_built_and_reviewed_on_its_own_bulletin_page(
         assert entry.action == "bulletin.build"
 
 
+def test_the_bulletin_list_names_an_extra_edition_as_people_say_it(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    add_correction(ann)
+    page = f"/admin/bulletins/{KEY}"
+    ann.post(f"{page}/build", data={"csrf": csrf(ann, page)})
+
+    listed = ann.get("/admin/bulletins")
+
+    assert listed.status_code == 200
+    assert f'<a href="{page}">December 2026 (correction)</a>' in listed.text
+
+
 @pytest.mark.parametrize("key", ["2026-12-Correction", "2026-12-15", "2026-12-"])
 def test_a_bulletin_page_for_something_that_is_not_a_key_is_not_found(
     settings: Settings, site: Engine, clock: FakeClock, key: str
