@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The newsletter service: one image for the web tier (`newsletter serve`), the scheduler
 # (`python scheduler.py`) and one-off commands (`newsletter migrate`, `newsletter report ...`).
-# Build: docker build -t newsletter:0.2.0 .   (docs/deploy.md)
+# Build: docker build -t newsletter:0.3.0 .   (docs/deploy.md)
 
 # --- build: a virtualenv with the service and its dependencies -------------------------------
 FROM python:3.11-slim AS build

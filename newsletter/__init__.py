@@ -4,4 +4,4 @@ Plan (campaigns/) -> assemble (templates/) -> approve -> schedule -> dispatch ->
 See README.md for the tour and ../DESIGN notes in docs/.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -6,8 +6,8 @@
 * ``scheduler_heartbeat``: the leading scheduler's last tick.
 * ``ix_delivery_bulletin_sent_at``: the progress page's rate (messages in the last minute).
 
-Revision ID: 0011_send_requests
-Revises: 0014_report_cache_complaints
+Revision ID: 0012_send_requests
+Revises: 0011_report_cache_complaints
 Create Date: 2026-12-01 08:30:00
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0011_send_requests"
-down_revision: str | None = "0014_report_cache_complaints"
+revision: str = "0012_send_requests"
+down_revision: str | None = "0011_report_cache_complaints"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

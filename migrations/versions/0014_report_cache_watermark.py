@@ -7,8 +7,8 @@ report cache adds only the events after the watermark instead of recounting the 
 (newsletter.reports.cache). Rows cached before this migration have no watermark: the next report
 recomputes them once.
 
-Revision ID: 0013_report_cache_watermark
-Revises: 0012_bulletin_editions
+Revision ID: 0014_report_cache_watermark
+Revises: 0013_bulletin_editions
 Create Date: 2026-12-01 08:10:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_report_cache_watermark"
-down_revision: str | None = "0012_bulletin_editions"
+revision: str = "0014_report_cache_watermark"
+down_revision: str | None = "0013_bulletin_editions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

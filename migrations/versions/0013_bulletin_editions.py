@@ -5,8 +5,8 @@ characters (newsletter.plan.issuekey). bulletin.month and bulletin_review.month 
 7 to 48 characters; the column keeps its name and its unique constraint. Existing rows are
 months and stay as they are.
 
-Revision ID: 0012_bulletin_editions
-Revises: 0011_send_requests
+Revision ID: 0013_bulletin_editions
+Revises: 0012_send_requests
 Create Date: 2026-12-01 08:30:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlmodel
 from alembic import op
 
-revision: str = "0012_bulletin_editions"
-down_revision: str | None = "0011_send_requests"
+revision: str = "0013_bulletin_editions"
+down_revision: str | None = "0012_send_requests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

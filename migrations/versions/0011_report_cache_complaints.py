@@ -7,7 +7,7 @@ bulletins' events versions do not move on an upgrade), so the dashboard would sh
 complaints. Dropping the cached rows and their state makes the next report recompute each
 bulletin once, from the events and the ledger, which are untouched. No schema change.
 
-Revision ID: 0014_report_cache_complaints
+Revision ID: 0011_report_cache_complaints
 Revises: 0010_bulletin_month_hash
 Create Date: 2026-12-01 08:40:00
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014_report_cache_complaints"
+revision: str = "0011_report_cache_complaints"
 down_revision: str | None = "0010_bulletin_month_hash"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
