@@ -39,8 +39,6 @@ from newsletter.models import (
     Agency,
     Bulletin,
     BulletinStatus,
-    Event,
-    EventType,
     SendRequest,
     SendRequestKind,
     User,
@@ -57,6 +55,7 @@ from newsletter.plan import (
     theme_document,
     theme_path,
 )
+from newsletter.reports import bulletin_headline
 from newsletter.schedule import (
     OPEN,
     RESUMABLE,
@@ -654,26 +653,6 @@ def send_withdraw(
 # --- watching a send --------------------------------------------------------------------------
 
 
-def _outcomes(db: Session, bulletin_id: int) -> dict[str, int]:
-    """Delivered, bounced and complaints (one each per delivery) from the events."""
-    from sqlalchemy import func
-
-    counts = {"delivered": 0, "bounced": 0, "complaints": 0}
-    names = {
-        EventType.delivered: "delivered",
-        EventType.bounce: "bounced",
-        EventType.complaint: "complaints",
-    }
-    rows = db.exec(
-        select(Event.type, func.count(func.distinct(Event.delivery_id)))
-        .where(col(Event.bulletin_id) == bulletin_id, col(Event.type).in_(list(names)))
-        .group_by(col(Event.type))
-    ).all()
-    for kind, n in rows:
-        counts[names[EventType(kind)]] = int(n)
-    return counts
-
-
 def _eta(progress: SendProgress, now: datetime, settings: Settings) -> str:
     left = progress.minutes_left
     if progress.to_send == 0:
@@ -795,7 +774,7 @@ def progress_page(
         send_request=send_request,
         last_send_request=last if last is not None and last.closed_at is not None else None,
         scheduler=_scheduler(db, settings, clock) if send_request is not None else None,
-        outcomes=_outcomes(db, bulletin.id)
+        outcomes=bulletin_headline(db, bulletin).reach
         if bulletin.status in (BulletinStatus.sent, BulletinStatus.failed, BulletinStatus.stopped)
         else None,
         may_stop=bulletin.status == BulletinStatus.sending,

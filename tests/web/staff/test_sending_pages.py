@@ -136,6 +136,8 @@ def test_the_schedulers_next_tick_sends_what_was_asked_for_and_the_json_says_so(
     assert requests(site)[0].outcome == "sent"
     page = ann.get(f"{PAGE}/progress")
     assert 'id="outcomes"' in page.text
+    # the reports' figures: delivered is sent less bounced, before any provider event arrives
+    assert 'Delivered</dt><dd class="summary-list__value">9</dd>' in page.text
     assert f'href="/admin/reports/bulletin/{MONTH}"' in page.text
     assert '<script src="/static/progress.js" defer></script>' in page.text
     assert f'href="{PAGE}/progress" id="refresh"' in page.text  # works without the script
