@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -50,8 +51,8 @@ from newsletter.models import Agency, Bulletin, BulletinStatus, Link, User, Vari
 from newsletter.personalise import NAME, SUBSCRIBER, TOKEN, html_values, personalise
 from newsletter.plan import is_key
 from newsletter.schedule import OPEN, RESUMABLE, Notifier, last_request, open_request
-from newsletter.tokens import agency_token
 from newsletter.transports import Outcome, TransportError, make_transport
+from newsletter.urls import new_proof_token
 from newsletter.web.deps import ClockDep, SessionDep, SettingsDep
 from newsletter.web.staff.auth import CurrentStaff, Staff, StaffUser, require, staff_router
 from newsletter.web.staff.plan import load_state, month_name, status_of
@@ -118,10 +119,15 @@ def _variants(db: Session, bulletin: Bulletin) -> list[tuple[Variant, str]]:
     return [(variant, name) for variant, name in rows]
 
 
-def _sample_values(settings: Settings, bulletin: Bulletin, agency: str) -> dict[str, str]:
+def _sample_values(
+    settings: Settings, bulletin: Bulletin, agency: str, *, now: datetime
+) -> dict[str, str]:
+    """Sample values for a preview. Its links and pixel carry a proof token, so a member of
+    staff looking at the page is never counted as an open or a click (an agency token would
+    count as a reader of the archive)."""
     assert bulletin.id is not None
     return {
-        TOKEN: agency_token(settings.secret, bulletin.id, agency),
+        TOKEN: new_proof_token(settings, bulletin_id=bulletin.id, agency=agency, now=now),
         SUBSCRIBER: PREVIEW_SUBSCRIBER,
         NAME: PREVIEW_NAME,
     }
@@ -290,7 +296,12 @@ def bulletin_page(
 
 @router.get("/bulletins/{month}/variants/{agency}", response_class=Response)
 def variant_preview(
-    user: StaffUser, db: SessionDep, settings: SettingsDep, month: str, agency: str
+    user: StaffUser,
+    db: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    month: str,
+    agency: str,
 ) -> Response:
     """The variant's HTML with sample values, for the page's sandboxed frame."""
     bulletin = _bulletin(db, _month_or_404(month))
@@ -303,7 +314,9 @@ def variant_preview(
     ).first()
     if variant is None:
         raise HTTPException(status_code=404)
-    body = personalise(variant.html, html_values(_sample_values(settings, bulletin, agency)))
+    body = personalise(
+        variant.html, html_values(_sample_values(settings, bulletin, agency, now=clock.now()))
+    )
     return HTMLResponse(
         body, headers={"Content-Security-Policy": PREVIEW_CSP, "Cache-Control": "no-store"}
     )

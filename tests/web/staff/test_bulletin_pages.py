@@ -21,6 +21,7 @@ from newsletter.clock import FakeClock
 from newsletter.config import Settings
 from newsletter.models import ActivityEntry, Bulletin, BulletinReview, Delivery
 from tests.factories import make_bulletin, make_user
+from tests.tracking.test_web import BROWSER
 from tests.web.staff.support import csrf, sign_in_fully, staff_client
 
 MONTH = "2026-12"
@@ -273,3 +274,29 @@ def test_a_sending_bulletin_is_stopped_from_its_page_and_stays_stopped(
             select(ActivityEntry).where(col(ActivityEntry.action) == "bulletin.stop")
         ).one()
         assert entry.actor == "ann@example.org"
+
+
+def test_staff_looking_at_a_preview_are_never_counted_as_opens_or_clicks(
+    settings: Settings, site: Engine, clock: FakeClock
+) -> None:
+    from newsletter.models import Event
+
+    ann = signed_in(settings, site, clock, "ann@example.org")
+    post(ann, f"{PAGE}/build")
+
+    preview = ann.get(f"{PAGE}/variants/health").text
+    pixel = re.search(r'src="https?://[^"/]+(/o/[^"]+)"', preview)
+    links = re.findall(r'href="https?://[^"/]+(/c/[^"]+)"', preview)
+    assert pixel is not None
+    assert links
+    person = {"User-Agent": BROWSER}  # a person's browser, not a link scanner
+    opened = ann.get(pixel.group(1), headers=person)
+    clicked = [
+        ann.get(path.replace("&amp;", "&"), headers=person, follow_redirects=False).status_code
+        for path in links  # the honeypot link too: a machine following it is not counted either
+    ]
+
+    assert opened.status_code == 200
+    assert 302 in clicked  # the links work, as in a proof
+    with Session(site) as session:
+        assert session.exec(select(Event)).all() == []
