@@ -40,7 +40,7 @@ from newsletter.plan.model import (
     Source,
     Theme,
 )
-from newsletter.plan.raw import AUDIENCES, MONTH_RE
+from newsletter.plan.raw import AUDIENCES, MARKDOWN_MAX, MONTH_RE, markdown_problems
 from newsletter.plan.slots import SlotError, next_slot_after, send_time
 from newsletter.plan.store import (
     RevisionNotFound,
@@ -68,6 +68,7 @@ __all__ = [
     "KEY_MAX",
     "KEY_PATTERN",
     "KEY_RE",
+    "MARKDOWN_MAX",
     "MONTH_PATTERN",
     "MONTH_RE",
     "CatalogueItem",
@@ -109,6 +110,7 @@ __all__ = [
     "load_checked_plan",
     "load_plan",
     "make_key",
+    "markdown_problems",
     "next_key_bound",
     "next_slot_after",
     "parse_key",

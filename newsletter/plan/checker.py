@@ -21,7 +21,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from newsletter.models import Audience
 from newsletter.plan.issuekey import KEY_RE, parse_key
-from newsletter.plan.links import is_vague_link_text, markdown_links, url_problem
+from newsletter.plan.links import is_vague_link_text, markdown_link_problems
 from newsletter.plan.model import (
     CatalogueItem,
     ItemKind,
@@ -322,24 +322,9 @@ class Checker:
         # A literal block (``|``) keeps its lines: a link's line in the file is exact.
         first = locate(doc.doc, loc)
         exact = isinstance(node, LiteralScalarString) and first is not None
-        for link in markdown_links(value):
-            where = "an image in this text" if link.image else "a link in this text"
-            line = first + link.line if exact and first is not None else first
-            problem = url_problem(link.url)
-            if problem:
-                self.errors.append(
-                    PlanError(doc.display, line, field_path(loc), f"{where}: {problem}")
-                )
-            if not link.image and is_vague_link_text(link.text):
-                self.errors.append(
-                    PlanError(
-                        doc.display,
-                        line,
-                        field_path(loc),
-                        f"a link in this text says {link.text!r}, which does not say where it "
-                        "goes; name the page or course instead",
-                    )
-                )
+        for offset, message in markdown_link_problems(value):
+            line = first + offset if exact and first is not None else first
+            self.errors.append(PlanError(doc.display, line, field_path(loc), message))
 
     def _check_agencies(self, doc: _Doc, loc: Loc, values: list[str] | None) -> None:
         if values is None or self.agencies is None:

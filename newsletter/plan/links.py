@@ -158,3 +158,20 @@ def markdown_links(markdown: str) -> Iterator[MarkdownLink]:
                 yield MarkdownLink(text=token.content, url=src, line=line, image=True)
             elif href is not None and token.type in {"text", "code_inline"}:
                 words.append(token.content)
+
+
+def markdown_link_problems(markdown: str) -> Iterator[tuple[int, str]]:
+    """What ``plan check`` says about the links written in a Markdown text, each with its line
+    in the text (1-based): addresses a bulletin cannot hold (``javascript:``, ``data:``...) and
+    link words that do not say where the link goes."""
+    for link in markdown_links(markdown):
+        where = "an image in this text" if link.image else "a link in this text"
+        problem = url_problem(link.url)
+        if problem:
+            yield link.line, f"{where}: {problem}"
+        if not link.image and is_vague_link_text(link.text):
+            yield (
+                link.line,
+                f"a link in this text says {link.text!r}, which does not say where it goes; "
+                "name the page or course instead",
+            )

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from newsletter.plan.issuekey import parse_key
-from newsletter.plan.links import url_problem
+from newsletter.plan.links import markdown_link_problems, url_problem
 from newsletter.plan.model import ItemKind
 from newsletter.textcheck import control_problem
 
@@ -49,16 +49,33 @@ def _line(value: str) -> str:
     return value
 
 
-def _markdown(value: str) -> str:
-    value = _text(value)
+def markdown_problem(value: str) -> str | None:
+    """Why one Markdown text cannot be in a plan on its own (a control character, too long)."""
     problem = control_problem(value, multiline=True)
     if problem is not None:
-        raise ValueError(problem)
+        return problem
     if len(value) > MARKDOWN_MAX:
-        raise ValueError(
+        return (
             f"is {len(value):,} characters long; keep it under {MARKDOWN_MAX:,} "
             "(a bulletin is read in a few minutes)"
         )
+    return None
+
+
+def markdown_problems(value: str) -> list[str]:
+    """What ``plan check`` says about one Markdown text, in its words: a control character or
+    an over-long text, else each unsafe or vague link (checked only in a text short enough)."""
+    problem = markdown_problem(value.strip())
+    if problem is not None:
+        return [problem]
+    return [message for _line, message in markdown_link_problems(value)]
+
+
+def _markdown(value: str) -> str:
+    value = _text(value)
+    problem = markdown_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.plan import PlanError, load_plan
+from newsletter.plan import PlanError, load_plan, markdown_problems
 from newsletter.yamllimits import MAX_BYTES
 from tests.plan_fixtures import AGENCIES, edit, where, write_plan
 
@@ -226,3 +226,7 @@ def test_unsafe_links_in_markdown_are_refused_with_the_field_and_line(
     # The field starts on line 6; the link is on the block's second line, line 8 of the file.
     assert (where(error, plan_dir), error.field) == ("themes/2026-07.yaml:8", "intro")
     assert "runs or embeds something instead of opening a page" in error.message
+    # The month editor's live preview says the same, in the same words.
+    assert markdown_problems(f"During July the focus is on\nNon-Accidental Injuries: {link}.") == [
+        error.message
+    ]
