@@ -3,7 +3,9 @@ its send-time override, an agency's preview, and saving it as a new plan revisio
 
 Works without JavaScript: every change to the form's shape (add, remove or move a section or
 an item, search the catalogue, update the previews) is a submit button that sends the whole form
-back and gets it again, changed, with nothing saved. Only "Save" writes: the month becomes a new
+back and gets it again, changed, with nothing saved. (With JavaScript, ``markdown-preview.js``
+also shows each Markdown field as readers will see it while the editor types, from
+``POST /admin/plan/markdown-preview``.) Only "Save" writes: the month becomes a new
 ``themes/YYYY-MM.yaml`` in a new revision, after the same checks as ``plan check``; their
 messages are shown beside the fields they are about and in the summary at the top.
 """
@@ -27,6 +29,7 @@ from newsletter.plan import (
     AUDIENCES,
     EDITION_MAX,
     KEY_MAX,
+    MARKDOWN_MAX,
     MONTH_RE,
     Plan,
     PlanError,
@@ -44,6 +47,7 @@ from newsletter.plan import (
     is_extra,
     is_key,
     make_key,
+    markdown_problems,
     parse_key,
     save_documents,
     sent_months,
@@ -51,9 +55,10 @@ from newsletter.plan import (
     theme_path,
 )
 from newsletter.web.deps import SessionDep, SettingsDep
+from newsletter.web.pages import render_template
 from newsletter.web.staff.auth import CurrentStaff, require, staff_router
 from newsletter.web.staff.plan import add_months, diff_lines, load_state, month_name
-from newsletter.web.staff.render import flash, render, see_other
+from newsletter.web.staff.render import STAFF_CSP, flash, render, see_other
 
 router = staff_router()
 Editor = Annotated[User, Depends(require("editor"))]
@@ -62,6 +67,8 @@ Editor = Annotated[User, Depends(require("editor"))]
 SUBJECT_SHOWN = 60
 PREHEADER_SHOWN = 90
 SEARCH_RESULTS = 20
+# A live preview's request: the Markdown, form-encoded (a character can take 12 bytes: %XX x 4).
+PREVIEW_BODY_MAX = 12 * MARKDOWN_MAX + 1_000
 PREVIEW_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
     "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
@@ -553,4 +560,35 @@ async def preview_month(
     return HTMLResponse(
         body,
         headers={"Cache-Control": "no-store", "Content-Security-Policy": PREVIEW_CSP},
+    )
+
+
+@router.post("/plan/markdown-preview", response_class=HTMLResponse)
+async def markdown_preview(request: Request, editor: Editor) -> Response:
+    """One Markdown text (form field ``text``) as the bulletin renders it, sanitised, with what
+    ``plan check`` would say about it: the fragment ``markdown-preview.js`` shows under a field
+    while the editor types. 422 with the message for a text over the plan's length limit."""
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        return _fragment("", ["Send the text with its length"], status_code=411)
+    if int(length) > PREVIEW_BODY_MAX:
+        return _fragment(
+            "", [f"is too long to preview; keep it under {MARKDOWN_MAX:,} characters"], 413
+        )
+    data = await request.form()
+    value = data.get("text", "")
+    if not isinstance(value, str):
+        return _fragment("", ["Send the Markdown as text"], status_code=400)
+    problems = markdown_problems(value)
+    if len(value.strip()) > MARKDOWN_MAX:
+        return _fragment("", problems, status_code=422)
+    return _fragment(_prose_html(value), problems)
+
+
+def _fragment(html: str, problems: list[str], status_code: int = 200) -> HTMLResponse:
+    body = render_template("staff/plan/_markdown_preview.html", html=html, problems=problems)
+    return HTMLResponse(
+        body,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": STAFF_CSP},
     )

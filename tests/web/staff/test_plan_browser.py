@@ -237,3 +237,33 @@ def test_an_editor_plans_a_month_in_the_browser_and_a_second_editor_is_refused_o
             ("plan.restore", "ann@example.org"),
         ]
     )
+
+
+def test_typing_markdown_into_the_introduction_shows_it_as_readers_see_it_without_submitting(
+    site: tuple[str, Settings, Engine], chromium: Any
+) -> None:
+    base, _settings, _engine = site
+    ann = _sign_in(chromium, base, "ann@example.org")
+    ann.goto(f"{base}/admin/plan/months/2026-12")
+    editor_url = ann.url
+    live = ann.get_by_role("region", name="Preview", exact=True)
+    drawn = ann.get_by_role("group", name="Introduction as readers see it")
+    expect(live).to_be_hidden()
+    expect(drawn).to_be_visible()
+
+    intro = ann.get_by_label("Introduction", exact=True)
+    intro.fill("")
+    intro.press_sequentially("Keep babies **bold** and [safe](javascript:alert(1))")
+
+    expect(live.locator("strong")).to_have_text("bold", timeout=5_000)
+    expect(live).to_contain_text("a link in this text: 'javascript:alert(1)' is a javascript:")
+    expect(live.locator("a")).to_have_count(0)
+    expect(live.locator("script")).to_have_count(0)
+    expect(drawn).to_be_hidden()
+    assert ann.url == editor_url  # nothing was submitted
+    _axe(ann)
+
+    section_intro = ann.get_by_label("Section introduction (optional, Markdown)").first
+    section_intro.fill("Book *early*")
+    section_live = ann.get_by_role("region", name="Preview of section 1's introduction")
+    expect(section_live.locator("em")).to_have_text("early", timeout=5_000)
