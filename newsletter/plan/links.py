@@ -135,9 +135,12 @@ def markdown_links(markdown: str) -> Iterator[MarkdownLink]:
 
     markdown-it quietly leaves ``javascript:``/``vbscript:``/``file:``/``data:`` links as plain
     text; here every address is reported, so that the checker can refuse the unsafe ones
-    instead of letting them reach a bulletin as literal text.
+    instead of letting them reach a bulletin as literal text. Raw HTML is off, as when the
+    bulletin is rendered (``newsletter.assemble.render_prose``): otherwise a text opening
+    with a tag such as ``<div>`` would be one HTML block whose links went unchecked, while
+    the bulletin shows the tag as text and its links as links.
     """
-    md = MarkdownIt("commonmark")
+    md = MarkdownIt("commonmark", {"html": False})
     md.validateLink = _accept_every_link  # type: ignore[method-assign]
     for block in md.parse(markdown):
         children = block.children or []

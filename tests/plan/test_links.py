@@ -73,3 +73,14 @@ def test_markdown_links_are_found_with_their_words() -> None:
         MarkdownLink(text="https://example.org/a", url="https://example.org/a"),
         MarkdownLink(text="x", url="/y", line=3),
     ]
+
+
+def test_links_after_an_html_tag_are_found_as_the_bulletin_renders_them() -> None:
+    # With raw HTML on, "<div>" would open an HTML block hiding the link; the bulletin
+    # renders with HTML off (the tag as text, the link as a link), and so does the check.
+    text = "<div>\n[click here](https://10.0.0.1/)\n\n<script>x</script> [a](javascript:y)"
+
+    assert list(markdown_links(text)) == [
+        MarkdownLink(text="click here", url="https://10.0.0.1/", line=2),
+        MarkdownLink(text="a", url="javascript:y", line=4),
+    ]
