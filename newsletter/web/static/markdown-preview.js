@@ -14,13 +14,18 @@
   function watch(area) {
     var region = document.getElementById(area.getAttribute("data-live-preview"));
     var body = region && region.querySelector(".prose-preview__body");
-    if (!body || !token) { return; }
+    var status = region && document.getElementById(region.id + "-status");
+    if (!body || !status || !token) { return; }
     var timer = null;
     var asked = 0;  // only the answer to the latest request is shown
 
     function show(html) {
       body.innerHTML = html;  // the server's sanitised fragment
       region.hidden = html.trim() === "";
+      // Said by a screen reader (a polite live region that is never hidden).
+      status.textContent = region.hidden ? "" : body.querySelector(".error-message")
+        ? "Preview updated. Plan check will refuse this text."
+        : "Preview updated.";
       // The round-trip preview drawn with the page is out of date once the text changes.
       var old = document.querySelector('[data-replaced-by="' + region.id + '"]');
       if (old) { old.hidden = true; }

@@ -260,6 +260,11 @@ def test_typing_markdown_into_the_introduction_shows_it_as_readers_see_it_withou
     expect(live.locator("a")).to_have_count(0)
     expect(live.locator("script")).to_have_count(0)
     expect(drawn).to_be_hidden()
+    # A screen reader hears the update: a polite live region outside the box that was hidden.
+    expect(ann.locator("#intro-live-status")).to_have_text(
+        "Preview updated. Plan check will refuse this text."
+    )
+    expect(ann.locator("#intro-live-status")).to_have_attribute("aria-live", "polite")
     assert ann.url == editor_url  # nothing was submitted
     _axe(ann)
 
