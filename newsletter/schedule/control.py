@@ -64,10 +64,9 @@ def set_paused(session: Session, month: str, *, paused: bool) -> Bulletin:
             f"the {month} bulletin is {bulletin.status}; only one not yet sent can be paused "
             "or resumed"
         )
-    session.execute(
-        update(Bulletin).where(col(Bulletin.id) == bulletin.id).values(schedule_paused=paused)
-    )
-    session.refresh(bulletin)
+    bulletin.schedule_paused = paused
+    session.add(bulletin)
+    session.flush()
     return bulletin
 
 

@@ -353,7 +353,8 @@ def _pause_page(
     after = None
     if not pause:
         # Sendability as it would be once resumed: the reason it still would not go, if any.
-        bulletin_copy = Bulletin.model_validate(bulletin.model_dump())
+        # (status is read back from the database as text: no warning for that in the copy)
+        bulletin_copy = Bulletin.model_validate(bulletin.model_dump(warnings=False))
         bulletin_copy.schedule_paused = False
         after = start_refusal_reason(bulletin_copy, state.plan)
     now = clock.now()
