@@ -41,6 +41,7 @@
     var bar = document.getElementById("progress-bar");
     if (bar) { bar.value = data.percent; }
     var body = document.querySelector("#progress-table tbody");
+    var LABELS = { sent: "Sent", failed: "Failed", unknown: "Unknown", skipped: "Left the list", to_send: "Still to send" };
     data.agencies.forEach(function (a) {
       var row = body && body.querySelector('tr[data-agency="' + a.agency + '"]');
       if (!row) {  // the list was taken after the page was drawn: draw the rows once
@@ -56,6 +57,7 @@
           var cell = document.createElement("td");
           cell.className = "numeric";
           cell.setAttribute("data-field", field);
+          cell.setAttribute("data-label", LABELS[field]);  // a phone shows one card per row
           row.appendChild(cell);
         });
         body.appendChild(row);
